@@ -1,0 +1,96 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "LanChat",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lanchat", targets: ["lanchat"]),
+        .executable(name: "lanchat-keys", targets: ["lanchat-keys"]),
+        .library(name: "LanChatCrypto", targets: ["LanChatCrypto"]),
+        .library(name: "LanChatProtocol", targets: ["LanChatProtocol"]),
+        .library(name: "LanChatServer", targets: ["LanChatServer"]),
+        .library(name: "LanChatClient", targets: ["LanChatClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "LanChatCrypto",
+            dependencies: ["COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LanChatProtocol",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LanChatServer",
+            dependencies: [
+                "LanChatCrypto", "LanChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LanChatClient",
+            dependencies: [
+                "LanChatCrypto", "LanChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lanchat",
+            dependencies: [
+                "LanChatServer", "LanChatClient", "LanChatCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lanchat-keys",
+            dependencies: [
+                "LanChatCrypto", "LanChatClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "KeyTools",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LanChatCryptoTests",
+            dependencies: ["LanChatCrypto"],
+            resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KeyToolsTests",
+            dependencies: ["LanChatCrypto", "LanChatClient"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,58 @@
+import COpenSSL
+
+/// An X25519 public key: 32 bytes, little-endian u-coordinate (RFC 7748).
+public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
+    /// Length of the raw key in bytes.
+    public static let byteCount = 32
+
+    /// The 32 raw key bytes.
+    public let rawRepresentation: [UInt8]
+
+    /// Wraps 32 raw bytes; throws `CryptoError.invalidPublicKey` for any other length.
+    public init(rawRepresentation: some Collection<UInt8>) throws {
+        guard rawRepresentation.count == Self.byteCount else { throw CryptoError.invalidPublicKey }
+        self.rawRepresentation = Array(rawRepresentation)
+    }
+
+    /// Lowercase hex of the raw key.
+    public var hex: String { Hex.encode(rawRepresentation) }
+
+    /// Standard base64 of the raw key.
+    public var base64: String { Base64.encode(rawRepresentation) }
+
+    public var description: String { hex }
+
+    /// Runs `body` with an OpenSSL `EVP_PKEY` for this key.
+    func withEVPKey<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
+        let pkey = rawRepresentation.withUnsafeBufferPointer {
+            EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, $0.baseAddress, $0.count)
+        }
+        guard let pkey else { throw CryptoError.invalidPublicKey }
+        defer { EVP_PKEY_free(pkey) }
+        return try body(pkey)
+    }
+}
+
+/// Standard base64 (RFC 4648) for displaying keys.
+public enum Base64 {
+    /// Encodes bytes with padding.
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 3, bytes.count)]
+            var value: UInt32 = 0
+            for (offset, byte) in chunk.enumerated() { value |= UInt32(byte) << (16 - 8 * offset) }
+            for position in 0..<4 {
+                if position <= chunk.count {
+                    out.append(alphabet[Int((value >> (18 - 6 * position)) & 0x3f)])
+                } else {
+                    out.append(UInt8(ascii: "="))
+                }
+            }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,162 @@
+import COpenSSL
+
+/// AES-256-GCM (NIST SP 800-38D) with 96-bit nonces and 128-bit tags, through `EVP_CIPHER_CTX`.
+///
+/// An `AESGCMKey` keeps its expanded key in two contexts (one per direction) and only changes the
+/// nonce per message, so a long-lived session key costs no per-message setup.
+public final class AESGCMKey: @unchecked Sendable {
+    /// Key length in bytes.
+    public static let keyCount = 32
+    /// Nonce length in bytes.
+    public static let nonceCount = 12
+    /// Tag length in bytes.
+    public static let tagCount = 16
+
+    private let encryptor: OpaquePointer
+    private let decryptor: OpaquePointer
+
+    /// Prepares a 32-byte key for repeated use.
+    public init(_ key: UnsafeRawBufferPointer) throws {
+        (encryptor, decryptor) = try Self.makeContexts(key)
+    }
+
+    /// Prepares a key held as secret bytes.
+    public init(_ key: SecretBytes) throws {
+        (encryptor, decryptor) = try key.withUnsafeBytes { try Self.makeContexts($0) }
+    }
+
+    private static func makeContexts(_ key: UnsafeRawBufferPointer) throws -> (OpaquePointer, OpaquePointer) {
+        guard key.count == keyCount else { throw CryptoError.invalidKeyLength(expected: keyCount, actual: key.count) }
+        guard let encryptor = EVP_CIPHER_CTX_new(), let decryptor = EVP_CIPHER_CTX_new() else {
+            fatalError("EVP_CIPHER_CTX_new: out of memory")
+        }
+        let keyPointer = key.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        guard EVP_EncryptInit_ex2(encryptor, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil) == 1,
+              EVP_DecryptInit_ex2(decryptor, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil) == 1
+        else {
+            EVP_CIPHER_CTX_free(encryptor)
+            EVP_CIPHER_CTX_free(decryptor)
+            throw CryptoError.openSSL("EVP_EncryptInit_ex2")
+        }
+        return (encryptor, decryptor)
+    }
+
+    deinit {
+        EVP_CIPHER_CTX_free(encryptor)
+        EVP_CIPHER_CTX_free(decryptor)
+    }
+
+    /// Encrypts the concatenation of `plaintextParts` into `out`, which must hold their length plus 16 bytes.
+    /// Returns the number of bytes written (ciphertext then tag).
+    public func seal(
+        nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer,
+        plaintextParts: [UnsafeRawBufferPointer],
+        into out: UnsafeMutableRawBufferPointer
+    ) throws -> Int {
+        precondition(nonce.count == Self.nonceCount, "AES-GCM nonce must be 12 bytes")
+        let plaintextCount = plaintextParts.reduce(0) { $0 + $1.count }
+        precondition(out.count >= plaintextCount + Self.tagCount, "AES-GCM output buffer too small")
+        guard EVP_EncryptInit_ex2(encryptor, nil, nil, nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), nil) == 1 else {
+            throw CryptoError.openSSL("EVP_EncryptInit_ex2")
+        }
+        var length: Int32 = 0
+        if associatedData.count > 0 {
+            guard EVP_EncryptUpdate(encryptor, nil, &length, associatedData.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(associatedData.count)) == 1 else {
+                throw CryptoError.openSSL("EVP_EncryptUpdate")
+            }
+        }
+        let base = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var written = 0
+        for part in plaintextParts where part.count > 0 {
+            guard EVP_EncryptUpdate(encryptor, base + written, &length, part.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(part.count)) == 1 else {
+                throw CryptoError.openSSL("EVP_EncryptUpdate")
+            }
+            written += Int(length)
+        }
+        guard EVP_EncryptFinal_ex(encryptor, base + written, &length) == 1 else { throw CryptoError.openSSL("EVP_EncryptFinal_ex") }
+        written += Int(length)
+        guard EVP_CIPHER_CTX_ctrl(encryptor, EVP_CTRL_AEAD_GET_TAG, Int32(Self.tagCount), base + written) == 1 else {
+            throw CryptoError.openSSL("EVP_CTRL_AEAD_GET_TAG")
+        }
+        return written + Self.tagCount
+    }
+
+    /// Decrypts `ciphertext` (ciphertext then 16-byte tag) into `out`, which must hold its length minus 16.
+    /// Returns the plaintext length, or throws `CryptoError.authenticationFailed` and leaves `out` zeroed.
+    public func open(
+        nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer,
+        ciphertext: UnsafeRawBufferPointer,
+        into out: UnsafeMutableRawBufferPointer
+    ) throws -> Int {
+        precondition(nonce.count == Self.nonceCount, "AES-GCM nonce must be 12 bytes")
+        guard ciphertext.count >= Self.tagCount else { throw CryptoError.authenticationFailed }
+        let bodyCount = ciphertext.count - Self.tagCount
+        precondition(out.count >= bodyCount, "AES-GCM output buffer too small")
+        guard EVP_DecryptInit_ex2(decryptor, nil, nil, nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), nil) == 1 else {
+            throw CryptoError.openSSL("EVP_DecryptInit_ex2")
+        }
+        var length: Int32 = 0
+        if associatedData.count > 0 {
+            guard EVP_DecryptUpdate(decryptor, nil, &length, associatedData.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(associatedData.count)) == 1 else {
+                throw CryptoError.openSSL("EVP_DecryptUpdate")
+            }
+        }
+        let input = ciphertext.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let base = out.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) }
+        if bodyCount > 0 {
+            guard EVP_DecryptUpdate(decryptor, base, &length, input, Int32(bodyCount)) == 1 else {
+                throw CryptoError.openSSL("EVP_DecryptUpdate")
+            }
+        }
+        let tag = UnsafeMutableRawPointer(mutating: input + bodyCount)
+        guard EVP_CIPHER_CTX_ctrl(decryptor, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagCount), tag) == 1 else {
+            throw CryptoError.openSSL("EVP_CTRL_AEAD_SET_TAG")
+        }
+        var finalLength: Int32 = 0
+        var scratch = [UInt8](repeating: 0, count: 16)
+        guard EVP_DecryptFinal_ex(decryptor, &scratch, &finalLength) == 1 else {
+            OpenSSLErrorQueue.clear()
+            if bodyCount > 0 { OPENSSL_cleanse(out.baseAddress, bodyCount) }
+            throw CryptoError.authenticationFailed
+        }
+        return bodyCount
+    }
+}
+
+/// One-shot AES-256-GCM with byte arrays, for single-use keys and tests.
+public enum AESGCM {
+    /// `ciphertext || tag` of `plaintext` under `key` and `nonce`, authenticating `associatedData`.
+    public static func seal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
+        let cipher = try key.withUnsafeBytes { try AESGCMKey($0) }
+        var out = [UInt8](repeating: 0, count: plaintext.count + AESGCMKey.tagCount)
+        _ = try out.withUnsafeMutableBytes { o in
+            try nonce.withUnsafeBytes { n in
+                try associatedData.withUnsafeBytes { ad in
+                    try plaintext.withUnsafeBytes { p in
+                        try cipher.seal(nonce: n, associatedData: ad, plaintextParts: [p], into: o)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The plaintext of `ciphertext || tag`; throws `CryptoError.authenticationFailed` on any mismatch.
+    public static func open(key: [UInt8], nonce: [UInt8], ciphertext: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
+        let cipher = try key.withUnsafeBytes { try AESGCMKey($0) }
+        guard ciphertext.count >= AESGCMKey.tagCount else { throw CryptoError.authenticationFailed }
+        var out = [UInt8](repeating: 0, count: ciphertext.count - AESGCMKey.tagCount)
+        _ = try out.withUnsafeMutableBytes { o in
+            try nonce.withUnsafeBytes { n in
+                try associatedData.withUnsafeBytes { ad in
+                    try ciphertext.withUnsafeBytes { c in
+                        try cipher.open(nonce: n, associatedData: ad, ciphertext: c, into: o)
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

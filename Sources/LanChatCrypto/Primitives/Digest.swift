@@ -1,0 +1,112 @@
+import COpenSSL
+
+/// A hash function from OpenSSL's EVP digest interface.
+public struct HashFunction: Sendable {
+    /// Output length in bytes.
+    public let outputCount: Int
+    nonisolated(unsafe) let md: OpaquePointer
+
+    /// SHA-256.
+    public static var sha256: HashFunction { HashFunction(outputCount: 32, md: OpenSSLAlgorithms.sha256) }
+    /// SHA-512.
+    public static var sha512: HashFunction { HashFunction(outputCount: 64, md: OpenSSLAlgorithms.sha512) }
+
+    /// The digest of the concatenation of `parts`.
+    public func hash(_ parts: UnsafeRawBufferPointer...) -> [UInt8] {
+        let hasher = Hasher(self)
+        for part in parts { hasher.update(part) }
+        return hasher.finalize()
+    }
+
+    /// The digest of `bytes`.
+    public func hash(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBytes { hash($0) }
+    }
+
+    /// An incremental hash computation over one reusable `EVP_MD_CTX`.
+    public struct Hasher: ~Copyable {
+        private let ctx: OpaquePointer
+        private let function: HashFunction
+
+        /// Starts a digest computation.
+        public init(_ function: HashFunction) {
+            guard let ctx = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
+            self.ctx = ctx
+            self.function = function
+            reset()
+        }
+
+        deinit { EVP_MD_CTX_free(ctx) }
+
+        /// Restarts the computation, keeping the context's allocation.
+        public func reset() {
+            guard EVP_DigestInit_ex2(ctx, function.md, nil) == 1 else {
+                fatalError("EVP_DigestInit_ex2: \(OpenSSLErrorQueue.drain())")
+            }
+        }
+
+        /// Feeds bytes into the digest.
+        public func update(_ bytes: UnsafeRawBufferPointer) {
+            guard bytes.count > 0 else { return }
+            EVP_DigestUpdate(ctx, bytes.baseAddress, bytes.count)
+        }
+
+        /// Feeds bytes into the digest.
+        public func update(_ bytes: [UInt8]) {
+            bytes.withUnsafeBytes { update($0) }
+        }
+
+        /// Writes the digest into `out` (at least `outputCount` bytes) and restarts.
+        public func finalize(into out: UnsafeMutableRawBufferPointer) {
+            precondition(out.count >= function.outputCount)
+            var length: UInt32 = 0
+            EVP_DigestFinal_ex(ctx, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length)
+            reset()
+        }
+
+        /// The digest; the hasher restarts for reuse.
+        public func finalize() -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: function.outputCount)
+            out.withUnsafeMutableBytes { finalize(into: $0) }
+            return out
+        }
+    }
+}
+
+/// SHA-256 (FIPS 180-4).
+public enum SHA256 {
+    /// The SHA-256 digest of `bytes`.
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] { HashFunction.sha256.hash(bytes) }
+}
+
+/// SHA-512 (FIPS 180-4).
+public enum SHA512 {
+    /// The SHA-512 digest of `bytes`.
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] { HashFunction.sha512.hash(bytes) }
+}
+
+/// HMAC-SHA256 (RFC 2104) through `EVP_MAC`.
+public enum HMACSHA256 {
+    /// The 32-byte authentication code of `message` under `key`.
+    public static func authenticationCode(key: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer...) -> [UInt8] {
+        guard let ctx = EVP_MAC_CTX_new(OpenSSLAlgorithms.hmac) else { fatalError("EVP_MAC_CTX_new: out of memory") }
+        defer { EVP_MAC_CTX_free(ctx) }
+        var emptyKey: UInt8 = 0
+        let ok = withUnsafeMutablePointer(to: &emptyKey) { empty in
+            lanchat_hmac_sha256_init(ctx, key.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(empty), key.count)
+        }
+        guard ok == 1 else { fatalError("EVP_MAC_init: \(OpenSSLErrorQueue.drain())") }
+        for part in message where part.count > 0 {
+            EVP_MAC_update(ctx, part.baseAddress!.assumingMemoryBound(to: UInt8.self), part.count)
+        }
+        var out = [UInt8](repeating: 0, count: 32)
+        var length = 0
+        EVP_MAC_final(ctx, &out, &length, out.count)
+        return out
+    }
+
+    /// The 32-byte authentication code of `message` under `key`.
+    public static func authenticationCode(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        key.withUnsafeBytes { k in message.withUnsafeBytes { m in authenticationCode(key: k, message: m) } }
+    }
+}
