@@ -1,0 +1,86 @@
+import Foundation
+import LanChatCrypto
+import LanChatProtocol
+
+/// The folder where a user's identity and client state live (`--home`, else `$LANCHAT_HOME`, else `~/.lanchat`).
+///
+/// Layout: `identity.pem` (PKCS#8 private key, mode 0600), `identity.pub.pem` (public key), `name` (the user name).
+public struct LanChatHome: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The home named by `explicit`, else `$LANCHAT_HOME`, else `~/.lanchat`.
+    public static func resolve(_ explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> LanChatHome {
+        if let explicit, !explicit.isEmpty { return LanChatHome(path: explicit) }
+        if let fromEnvironment = environment["LANCHAT_HOME"], !fromEnvironment.isEmpty { return LanChatHome(path: fromEnvironment) }
+        return LanChatHome(path: FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".lanchat").path)
+    }
+
+    public var privateKeyPath: String { path + "/identity.pem" }
+    public var publicKeyPath: String { path + "/identity.pub.pem" }
+    public var namePath: String { path + "/name" }
+
+    /// Whether an identity key exists here.
+    public var hasIdentity: Bool { FileManager.default.fileExists(atPath: privateKeyPath) }
+
+    /// Creates a new identity; refuses to replace an existing one unless `overwrite` is set.
+    @discardableResult
+    public func createIdentity(name: UserName, passphrase: [UInt8]?, overwrite: Bool = false) throws -> Identity {
+        if hasIdentity, !overwrite { throw HomeError.identityExists(path: privateKeyPath) }
+        try ensureFolder()
+        let key = try PrivateKey()
+        try KeyFile.writePrivateKey(key, to: privateKeyPath, passphrase: passphrase, overwrite: true)
+        try KeyFile.writePublicKey(key.publicKey, to: publicKeyPath, overwrite: true)
+        try KeyFile.writeFile(Array((name.value + "\n").utf8), to: namePath, mode: 0o644, overwrite: true)
+        return Identity(name: name, key: key)
+    }
+
+    /// Loads the identity kept here.
+    public func loadIdentity(passphrase: [UInt8]?) throws -> Identity {
+        guard hasIdentity else { throw HomeError.noIdentity(home: path) }
+        let key = try KeyFile.readPrivateKey(at: privateKeyPath, passphrase: passphrase)
+        return Identity(name: try storedName(), key: key)
+    }
+
+    /// The user name stored beside the key.
+    public func storedName() throws -> UserName {
+        guard let data = FileManager.default.contents(atPath: namePath) else { throw HomeError.noName(path: namePath) }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try UserName(text)
+    }
+
+    /// Whether the identity key file is passphrase-protected.
+    public var identityIsEncrypted: Bool {
+        guard let data = FileManager.default.contents(atPath: privateKeyPath) else { return false }
+        return String(decoding: data.prefix(64), as: UTF8.self).contains("ENCRYPTED")
+    }
+
+    /// Creates the home folder with mode 0700 if it is missing.
+    public func ensureFolder() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw HomeError.cannotCreate(path: path, reason: error.localizedDescription)
+        }
+    }
+}
+
+/// Problems with the LanChat home folder.
+public enum HomeError: Error, Equatable, CustomStringConvertible {
+    case noIdentity(home: String)
+    case identityExists(path: String)
+    case noName(path: String)
+    case cannotCreate(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .noIdentity(home): "no identity in \(home): create one with 'lanchat-keys generate --name NAME' (or pass --name)"
+        case let .identityExists(path): "an identity already exists at \(path); use --force to replace it (the old key is lost)"
+        case let .noName(path): "the user name file \(path) is missing; run 'lanchat-keys generate --name NAME --force' to recreate the identity"
+        case let .cannotCreate(path, reason): "cannot create \(path): \(reason)"
+        }
+    }
+}
