@@ -36,7 +36,9 @@ let package = Package(
         .target(
             name: "LanChatProtocol",
             dependencies: [
+                "LanChatCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -68,7 +70,7 @@ let package = Package(
                 "LanChatServer", "LanChatClient", "LanChatCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

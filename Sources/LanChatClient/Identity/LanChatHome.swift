@@ -74,6 +74,7 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
     case identityExists(path: String)
     case noName(path: String)
     case cannotCreate(path: String, reason: String)
+    case nameMismatch(home: String, stored: String, requested: String)
 
     public var description: String {
         switch self {
@@ -81,6 +82,24 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
         case let .identityExists(path): "an identity already exists at \(path); use --force to replace it (the old key is lost)"
         case let .noName(path): "the user name file \(path) is missing; run 'lanchat-keys generate --name NAME --force' to recreate the identity"
         case let .cannotCreate(path, reason): "cannot create \(path): \(reason)"
+        case let .nameMismatch(home, stored, requested):
+            "the identity in \(home) is '\(stored)', not '\(requested)'; use --home DIR for a second identity"
         }
+    }
+}
+
+extension LanChatHome {
+    /// The identity to use: the one kept here (which must match `name` when given), or a new one made for `name`.
+    /// `passphrase` is asked for only when the key file needs one.
+    public func openIdentity(name: String?, passphrase: () throws -> [UInt8]?) throws -> Identity {
+        if hasIdentity {
+            let identity = try loadIdentity(passphrase: identityIsEncrypted ? passphrase() : nil)
+            if let name, name != identity.name.value {
+                throw HomeError.nameMismatch(home: path, stored: identity.name.value, requested: name)
+            }
+            return identity
+        }
+        guard let name else { throw HomeError.noIdentity(home: path) }
+        return try createIdentity(name: UserName(name), passphrase: nil)
     }
 }

@@ -50,7 +50,8 @@ public enum KeyFile {
         }
         guard let pkey else {
             OpenSSLErrorQueue.clear()
-            throw label == .encryptedPrivateKey ? KeyFileError.wrongPassphrase(path: path) : KeyFileError.corrupt(path: path)
+            let decryptionFailed = label == .encryptedPrivateKey && isWellFormedEncryptedKey(pem)
+            throw decryptionFailed ? KeyFileError.wrongPassphrase(path: path) : KeyFileError.corrupt(path: path)
         }
         guard EVP_PKEY_is_a(pkey, "X25519") == 1 else {
             let found = String(cString: EVP_PKEY_get0_type_name(pkey))
@@ -76,6 +77,17 @@ public enum KeyFile {
         var length = raw.count
         guard EVP_PKEY_get_raw_public_key(pkey, &raw, &length) == 1 else { throw KeyFileError.corrupt(path: path) }
         return try PublicKey(rawRepresentation: raw)
+    }
+
+    /// True when `pem` decodes to a complete encrypted PKCS#8 structure, so that failing to read the key means
+    /// the passphrase is wrong rather than the file damaged.
+    private static func isWellFormedEncryptedKey(_ pem: [UInt8]) -> Bool {
+        guard let sealed = try? withMemoryBIO(pem, { PEM_read_bio_PKCS8($0, nil, nil, nil) }) else {
+            OpenSSLErrorQueue.clear()
+            return false
+        }
+        X509_SIG_free(sealed)
+        return true
     }
 
     // MARK: Writing

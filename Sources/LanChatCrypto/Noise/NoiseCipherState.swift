@@ -80,6 +80,16 @@ public struct NoiseCipherState: Sendable {
         return Array(out[0..<count])
     }
 
+    /// Starts encrypting one transport message (no associated data) given in pieces; advances the nonce.
+    /// Requires a key.
+    public mutating func streamingSealer() throws -> AESGCMKey.StreamingSealer {
+        guard let key else { throw CryptoError.noiseStateViolation("streaming encryption needs a key") }
+        guard nonce != .max else { throw CryptoError.nonceExhausted }
+        let sealer = try key.streamingSealer(counterNonce: nonce)
+        nonce += 1
+        return sealer
+    }
+
     private func withNonceBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         var bytes: (UInt64, UInt32) = (0, 0)
         return try withUnsafeMutableBytes(of: &bytes) { raw in

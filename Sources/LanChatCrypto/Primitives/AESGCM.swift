@@ -160,3 +160,48 @@ public enum AESGCM {
         return out
     }
 }
+
+extension AESGCMKey {
+    /// Encrypts one message given in pieces, writing ciphertext as the pieces arrive (GCM is a stream mode),
+    /// so a caller can encrypt several buffers into one message without concatenating them first.
+    public struct StreamingSealer {
+        private let ctx: OpaquePointer
+        /// Plaintext bytes encrypted so far.
+        public private(set) var count = 0
+
+        fileprivate init(ctx: OpaquePointer) { self.ctx = ctx }
+
+        /// Encrypts `part` into `out` (at least `part.count` bytes); returns the bytes written.
+        public mutating func update(_ part: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws -> Int {
+            guard part.count > 0 else { return 0 }
+            precondition(out.count >= part.count)
+            var length: Int32 = 0
+            guard EVP_EncryptUpdate(ctx, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length,
+                                    part.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(part.count)) == 1
+            else { throw CryptoError.openSSL("EVP_EncryptUpdate") }
+            count += Int(length)
+            return Int(length)
+        }
+
+        /// Finishes the message and writes the 16-byte tag into `out`.
+        public func finish(tagInto out: UnsafeMutableRawBufferPointer) throws {
+            precondition(out.count >= AESGCMKey.tagCount)
+            var length: Int32 = 0
+            var scratch: (UInt64, UInt64) = (0, 0)
+            guard withUnsafeMutableBytes(of: &scratch, { EVP_EncryptFinal_ex(ctx, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) }) == 1,
+                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, Int32(AESGCMKey.tagCount), out.baseAddress) == 1
+            else { throw CryptoError.openSSL("EVP_EncryptFinal_ex") }
+        }
+    }
+
+    /// Starts a streaming encryption, without associated data, under the nonce `0x00000000 || counter` (big-endian),
+    /// the nonce layout of Noise's AESGCM cipher functions.
+    public func streamingSealer(counterNonce counter: UInt64) throws -> StreamingSealer {
+        var nonce: (UInt32, UInt32, UInt32) = (0, UInt32(truncatingIfNeeded: counter >> 32).bigEndian, UInt32(truncatingIfNeeded: counter).bigEndian)
+        let ok = withUnsafeBytes(of: &nonce) {
+            EVP_EncryptInit_ex2(encryptor, nil, nil, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), nil)
+        }
+        guard ok == 1 else { throw CryptoError.openSSL("EVP_EncryptInit_ex2") }
+        return StreamingSealer(ctx: encryptor)
+    }
+}

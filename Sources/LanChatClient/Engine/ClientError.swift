@@ -1,0 +1,28 @@
+import LanChatProtocol
+
+/// Why a client operation failed, in words a user can act on.
+public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidAddress(String)
+    case connectionFailed(address: String, reason: String)
+    case handshakeFailed(address: String, reason: String)
+    case refused(ErrorFrame)
+    case unknownRecipient(String)
+    case recipientOffline(String)
+    case nobodyOnline
+    case disconnected(String)
+    case messageTooLarge(Int)
+
+    public var description: String {
+        switch self {
+        case let .invalidAddress(text): "'\(text)' is not a server address; use HOST:PORT, for example 192.168.1.10:1234"
+        case let .connectionFailed(address, reason): "cannot connect to \(address): \(reason). Is 'lanchat server' running there?"
+        case let .handshakeFailed(address, reason): "the secure handshake with \(address) failed: \(reason)"
+        case let .refused(error): "the server refused: \(error.reason)"
+        case let .unknownRecipient(name): "there is no user named '\(name)' on this server"
+        case let .recipientOffline(name): "\(name) is not online"
+        case .nobodyOnline: "nobody else is online to receive the message"
+        case let .disconnected(reason): "disconnected from the server: \(reason)"
+        case let .messageTooLarge(size): "the message is too large (\(size) bytes)"
+        }
+    }
+}

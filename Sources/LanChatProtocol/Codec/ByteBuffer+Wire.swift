@@ -1,0 +1,68 @@
+import NIOCore
+
+extension ByteBuffer {
+    /// Writes `u8 length` and the UTF-8 bytes (at most 255).
+    @discardableResult
+    mutating func writeString8(_ string: String) -> Int {
+        let count = string.utf8.count
+        precondition(count <= 255, "string too long for a u8 length")
+        return writeInteger(UInt8(count)) + writeString(string)
+    }
+
+    /// Writes `u16 length` and the UTF-8 bytes, cut at 65535 bytes.
+    @discardableResult
+    mutating func writeString16(_ string: String) -> Int {
+        let bytes = string.utf8.prefix(Int(UInt16.max))
+        return writeInteger(UInt16(bytes.count)) + writeBytes(bytes)
+    }
+
+    /// Writes `u16 length` and the bytes.
+    @discardableResult
+    mutating func writeBytes16(_ bytes: ByteBuffer) -> Int {
+        precondition(bytes.readableBytes <= Int(UInt16.max))
+        return writeInteger(UInt16(bytes.readableBytes)) + writeImmutableBuffer(bytes)
+    }
+
+    /// Writes `u32 length` and the bytes.
+    @discardableResult
+    mutating func writeBytes32(_ bytes: ByteBuffer) -> Int {
+        writeInteger(UInt32(bytes.readableBytes)) + writeImmutableBuffer(bytes)
+    }
+
+    mutating func readWireInteger<T: FixedWidthInteger>(_ field: String, as: T.Type = T.self) throws -> T {
+        guard let value = readInteger(as: T.self) else { throw ProtocolError.malformedFrame("truncated \(field)") }
+        return value
+    }
+
+    mutating func readString8(_ field: String) throws -> String {
+        try readUTF8(field, count: Int(readWireInteger(field, as: UInt8.self)))
+    }
+
+    mutating func readString16(_ field: String) throws -> String {
+        try readUTF8(field, count: Int(readWireInteger(field, as: UInt16.self)))
+    }
+
+    mutating func readBytes16(_ field: String) throws -> ByteBuffer {
+        try readWireSlice(field, count: Int(readWireInteger(field, as: UInt16.self)))
+    }
+
+    mutating func readBytes32(_ field: String) throws -> ByteBuffer {
+        try readWireSlice(field, count: Int(readWireInteger(field, as: UInt32.self)))
+    }
+
+    mutating func readKey(_ field: String) throws -> [UInt8] {
+        guard let key = readBytes(length: 32) else { throw ProtocolError.malformedFrame("truncated \(field)") }
+        return key
+    }
+
+    mutating func readWireSlice(_ field: String, count: Int) throws -> ByteBuffer {
+        guard let slice = readSlice(length: count) else { throw ProtocolError.malformedFrame("truncated \(field)") }
+        return slice
+    }
+
+    private mutating func readUTF8(_ field: String, count: Int) throws -> String {
+        guard let bytes = readBytes(length: count) else { throw ProtocolError.malformedFrame("truncated \(field)") }
+        guard let string = String(validating: bytes, as: UTF8.self) else { throw ProtocolError.malformedFrame("\(field) is not valid UTF-8") }
+        return string
+    }
+}

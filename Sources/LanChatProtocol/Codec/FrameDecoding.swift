@@ -1,0 +1,110 @@
+import NIOCore
+
+extension Frame {
+    /// Parses one frame body (the bytes after the length prefix, type byte first). Every field is checked:
+    /// truncation, bad UTF-8, wrong key lengths, unknown types and trailing bytes throw `ProtocolError`.
+    public init(decoding frame: inout ByteBuffer) throws {
+        let typeByte: UInt8 = try frame.readWireInteger("frame type")
+        guard let kind = Kind(rawValue: typeByte) else { throw ProtocolError.unknownFrameType(typeByte) }
+        switch kind {
+        case .hello:
+            self = .hello(Hello(
+                protocolVersion: try frame.readWireInteger("protocol version"),
+                name: try frame.readString8("name"),
+                clientVersion: try frame.readString8("client version")
+            ))
+        case .welcome:
+            let version: UInt16 = try frame.readWireInteger("protocol version")
+            let serverName = try frame.readString8("server name")
+            let serverVersion = try frame.readString8("server version")
+            let count: UInt16 = try frame.readWireInteger("online count")
+            var online: [DirectoryEntry] = []
+            for _ in 0..<count { online.append(try DirectoryEntry(decoding: &frame)) }
+            self = .welcome(Welcome(protocolVersion: version, serverName: serverName, serverVersion: serverVersion, online: online))
+        case .presence:
+            let eventByte: UInt8 = try frame.readWireInteger("presence event")
+            guard let event = Presence.Event(rawValue: eventByte) else { throw ProtocolError.malformedFrame("unknown presence event \(eventByte)") }
+            self = .presence(Presence(event: event, user: try DirectoryEntry(decoding: &frame)))
+        case .lookup:
+            self = .lookup(Lookup(requestID: try frame.readWireInteger("request id"), name: try frame.readString8("name")))
+        case .lookupResult:
+            let requestID: UInt32 = try frame.readWireInteger("request id")
+            let name = try frame.readString8("name")
+            let statusByte: UInt8 = try frame.readWireInteger("status")
+            guard let status = LookupResult.Status(rawValue: statusByte) else { throw ProtocolError.malformedFrame("unknown lookup status \(statusByte)") }
+            let key = status == .unknown ? nil : try frame.readKey("key")
+            self = .lookupResult(LookupResult(requestID: requestID, name: name, status: status, key: key))
+        case .send:
+            let requestID: UInt32 = try frame.readWireInteger("request id")
+            let header = try frame.readBytes16("header")
+            let body = try frame.readBytes32("body")
+            let count: UInt16 = try frame.readWireInteger("wrap count")
+            var wraps: [Send.Wrap] = []
+            wraps.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                wraps.append(Send.Wrap(recipient: try frame.readString8("recipient"), wrap: try frame.readBytes16("wrap")))
+            }
+            self = .send(Send(requestID: requestID, header: header, body: body, wraps: wraps))
+        case .deliver:
+            self = .deliver(Deliver(header: try frame.readBytes16("header"), body: try frame.readBytes32("body"), wrap: try frame.readBytes16("wrap")))
+        case .ack:
+            let requestID: UInt32 = try frame.readWireInteger("request id")
+            let delivered: UInt16 = try frame.readWireInteger("delivered count")
+            let stored: UInt16 = try frame.readWireInteger("stored count")
+            let count: UInt16 = try frame.readWireInteger("missed count")
+            var missed: [String] = []
+            for _ in 0..<count { missed.append(try frame.readString8("missed name")) }
+            self = .ack(Ack(requestID: requestID, delivered: delivered, stored: stored, missed: missed))
+        case .error:
+            let requestID: UInt32 = try frame.readWireInteger("request id")
+            let code = ErrorCode(rawValue: try frame.readWireInteger("error code")) ?? .unknown
+            self = .error(ErrorFrame(requestID: requestID, code: code, reason: try frame.readString16("reason")))
+        case .ping:
+            self = .ping(try frame.readWireInteger("ping nonce"))
+        case .pong:
+            self = .pong(try frame.readWireInteger("pong nonce"))
+        case .bye:
+            self = .bye(try frame.readString16("reason"))
+        }
+        guard frame.readableBytes == 0 else { throw ProtocolError.malformedFrame("\(frame.readableBytes) unexpected bytes after a \(kind) frame") }
+    }
+}
+
+extension DirectoryEntry {
+    init(decoding buffer: inout ByteBuffer) throws {
+        self.init(name: try buffer.readString8("user name"), key: try buffer.readKey("user key"))
+    }
+}
+
+/// Splits the decrypted byte stream into frames: `u32 length`, then that many bytes (type byte and body).
+/// A length above `maxFrameLength` throws at once, before any of the frame is buffered.
+public struct FrameDecoder: ByteToMessageDecoder, Sendable {
+    public typealias InboundOut = Frame
+
+    public let maxFrameLength: Int
+
+    public init(maxFrameLength: Int = ProtocolLimits.defaultMaxFrameLength) {
+        self.maxFrameLength = maxFrameLength
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let frame = try nextFrame(&buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+
+    /// Takes one frame from `buffer` if it holds a whole one.
+    public func nextFrame(_ buffer: inout ByteBuffer) throws -> Frame? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        guard length > 0 else { throw ProtocolError.malformedFrame("empty frame") }
+        guard length <= maxFrameLength else { throw ProtocolError.frameTooLarge(length: Int(length), limit: maxFrameLength) }
+        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 4)
+        var body = buffer.readSlice(length: Int(length))!
+        return try Frame(decoding: &body)
+    }
+}

@@ -1,0 +1,99 @@
+import NIOCore
+
+extension Frame {
+    /// Appends the whole frame (length prefix, type byte, body) to `buffer`.
+    public func encode(into buffer: inout ByteBuffer) {
+        let lengthIndex = buffer.writerIndex
+        buffer.writeInteger(UInt32(0))
+        buffer.writeInteger(kind.rawValue)
+        switch self {
+        case let .hello(hello):
+            buffer.writeInteger(hello.protocolVersion)
+            buffer.writeString8(hello.name)
+            buffer.writeString8(hello.clientVersion)
+        case let .welcome(welcome):
+            buffer.writeInteger(welcome.protocolVersion)
+            buffer.writeString8(welcome.serverName)
+            buffer.writeString8(welcome.serverVersion)
+            buffer.writeInteger(UInt16(welcome.online.count))
+            for entry in welcome.online { entry.encode(into: &buffer) }
+        case let .presence(presence):
+            buffer.writeInteger(presence.event.rawValue)
+            presence.user.encode(into: &buffer)
+        case let .lookup(lookup):
+            buffer.writeInteger(lookup.requestID)
+            buffer.writeString8(lookup.name)
+        case let .lookupResult(result):
+            buffer.writeInteger(result.requestID)
+            buffer.writeString8(result.name)
+            buffer.writeInteger(result.status.rawValue)
+            if result.status != .unknown { buffer.writeBytes(result.key ?? []) }
+        case let .send(send):
+            buffer.writeInteger(send.requestID)
+            buffer.writeBytes16(send.header)
+            buffer.writeBytes32(send.body)
+            buffer.writeInteger(UInt16(send.wraps.count))
+            for wrap in send.wraps {
+                buffer.writeString8(wrap.recipient)
+                buffer.writeBytes16(wrap.wrap)
+            }
+        case let .deliver(deliver):
+            buffer.writeBytes16(deliver.header)
+            buffer.writeBytes32(deliver.body)
+            buffer.writeBytes16(deliver.wrap)
+        case let .ack(ack):
+            buffer.writeInteger(ack.requestID)
+            buffer.writeInteger(ack.delivered)
+            buffer.writeInteger(ack.stored)
+            buffer.writeInteger(UInt16(ack.missed.count))
+            for name in ack.missed { buffer.writeString8(name) }
+        case let .error(error):
+            buffer.writeInteger(error.requestID)
+            buffer.writeInteger(error.code.rawValue)
+            buffer.writeString16(error.reason)
+        case let .ping(nonce), let .pong(nonce):
+            buffer.writeInteger(nonce)
+        case let .bye(reason):
+            buffer.writeString16(reason)
+        }
+        buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
+    }
+
+    /// The frame as a new buffer.
+    public func encoded(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 64)
+        encode(into: &buffer)
+        return buffer
+    }
+}
+
+extension DirectoryEntry {
+    func encode(into buffer: inout ByteBuffer) {
+        buffer.writeString8(name)
+        buffer.writeBytes(key)
+    }
+}
+
+/// The `deliver` frame split for fan-out: the part shared by every recipient is encoded once; only the
+/// wrap differs. Writing `shared` then `wrap(…)` produces exactly `Frame.deliver(…).encode`.
+public struct DeliveryEncoding: Sendable {
+    /// Length prefix, type byte, header and body: identical for every recipient.
+    public let shared: ByteBuffer
+
+    /// Encodes the shared part for wraps of `wrapLength` bytes.
+    public init(header: ByteBuffer, body: ByteBuffer, wrapLength: Int = ProtocolLimits.wrapLength, allocator: ByteBufferAllocator) {
+        var buffer = allocator.buffer(capacity: 4 + 1 + 2 + header.readableBytes + 4 + body.readableBytes)
+        buffer.writeInteger(UInt32(1 + 2 + header.readableBytes + 4 + body.readableBytes + 2 + wrapLength))
+        buffer.writeInteger(Frame.Kind.deliver.rawValue)
+        buffer.writeBytes16(header)
+        buffer.writeBytes32(body)
+        shared = buffer
+    }
+
+    /// The per-recipient tail: `u16 length` and the wrap.
+    public static func wrapPart(_ wrap: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 2 + wrap.readableBytes)
+        buffer.writeBytes16(wrap)
+        return buffer
+    }
+}

@@ -1,0 +1,87 @@
+import LanChatCrypto
+import LanChatProtocol
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+
+/// The LanChat relay: accepts Noise XX connections, registers users and forwards sealed envelopes.
+public final class ChatServer: Sendable {
+    /// The server's static key, which clients pin.
+    public let publicKey: PublicKey
+    /// The address actually bound (with the real port when 0 was asked for).
+    public let localAddress: SocketAddress
+    private let group: MultiThreadedEventLoopGroup
+    private let listener: any Channel
+    private let relay: Relay
+    private let logger: Logger
+
+    /// The port actually bound.
+    public var port: Int { localAddress.port ?? 0 }
+
+    /// How the server key is shown to users.
+    public var fingerprint: String { ServerFingerprint.of(publicKey) }
+
+    private init(publicKey: PublicKey, group: MultiThreadedEventLoopGroup, listener: any Channel, relay: Relay, logger: Logger) {
+        self.publicKey = publicKey
+        self.localAddress = listener.localAddress!
+        self.group = group
+        self.listener = listener
+        self.relay = relay
+        self.logger = logger
+    }
+
+    /// Loads (or creates) the server key and starts listening.
+    public static func start(configuration: ServerConfiguration, logger: Logger = Logger(label: "lanchat.server")) async throws -> ChatServer {
+        let key = try ServerKeyStore.loadOrCreate(in: configuration.dataDirectory)
+        let relay = Relay()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        do {
+            let listener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
+                            NoiseChannelHandler(role: .responder, localStatic: key, handshakeTimeout: configuration.handshakeTimeout),
+                            ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)),
+                            RelayConnectionHandler(relay: relay, serverName: configuration.serverName, logger: logger),
+                        ])
+                    }
+                }
+                .bind(host: configuration.host, port: configuration.port)
+                .get()
+            return ChatServer(publicKey: key.publicKey, group: group, listener: listener, relay: relay, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// Number of registered users online.
+    public var onlineCount: Int { relay.onlineCount }
+
+    /// Stops accepting, tells every client the server is shutting down, closes all connections and the event loops.
+    public func shutdown() async {
+        try? await listener.close()
+        let farewell = Frame.error(ErrorFrame(code: .shuttingDown, reason: "the server is shutting down")).encoded()
+        let sessions = relay.everyone()
+        await withTaskGroup(of: Void.self) { tasks in
+            for session in sessions {
+                tasks.addTask {
+                    try? await session.channel.writeAndFlush(farewell)
+                    try? await session.channel.close()
+                }
+            }
+        }
+        try? await group.shutdownGracefully()
+        logger.info("server stopped")
+    }
+
+    /// Waits until the listener is closed.
+    public func waitUntilClosed() async throws {
+        try await listener.closeFuture.get()
+    }
+}

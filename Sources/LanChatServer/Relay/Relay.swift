@@ -1,0 +1,75 @@
+import LanChatCrypto
+import LanChatProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Who is online, and the routing of frames between their connections. Shared by every event loop.
+final class Relay: Sendable {
+    enum Registration {
+        case registered(replaced: ClientSession?)
+        case nameTaken
+    }
+
+    private let sessions = NIOLockedValueBox<[String: ClientSession]>([:])
+
+    /// Registers `session` under its name. A name held by another key is refused; the same key replaces its old session.
+    func register(_ session: ClientSession) -> Registration {
+        sessions.withLockedValue { sessions in
+            if let existing = sessions[session.name] {
+                guard existing.key == session.key else { return .nameTaken }
+                sessions[session.name] = session
+                return .registered(replaced: existing)
+            }
+            sessions[session.name] = session
+            return .registered(replaced: nil)
+        }
+    }
+
+    /// Removes `session` if it is still the one registered under its name; true when it was.
+    func unregister(_ session: ClientSession) -> Bool {
+        sessions.withLockedValue { sessions in
+            guard sessions[session.name] === session else { return false }
+            sessions[session.name] = nil
+            return true
+        }
+    }
+
+    func session(named name: String) -> ClientSession? {
+        sessions.withLockedValue { $0[name] }
+    }
+
+    /// Looks up several names under one lock.
+    func sessions(named names: some Sequence<String>) -> [ClientSession?] {
+        sessions.withLockedValue { sessions in names.map { sessions[$0] } }
+    }
+
+    func everyone() -> [ClientSession] {
+        sessions.withLockedValue { Array($0.values) }
+    }
+
+    var onlineCount: Int { sessions.withLockedValue { $0.count } }
+
+    /// Writes each item's buffers to its session, grouped per event loop, with one flush per session per batch.
+    func write(_ items: [(session: ClientSession, buffers: [ByteBuffer])]) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, items: [(session: ClientSession, buffers: [ByteBuffer])])] = [:]
+        for item in items {
+            let loop = item.session.channel.eventLoop
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].items.append(item)
+        }
+        for (_, group) in byLoop {
+            let work = { @Sendable in
+                for item in group.items {
+                    for buffer in item.buffers { item.session.channel.write(buffer, promise: nil) }
+                }
+                for item in group.items { item.session.channel.flush() }
+            }
+            if group.loop.inEventLoop { work() } else { group.loop.execute(work) }
+        }
+    }
+
+    /// Tells everyone but `except` about a presence change.
+    func announce(_ event: Presence.Event, of session: ClientSession, allocator: ByteBufferAllocator) {
+        let frame = Frame.presence(Presence(event: event, user: session.entry)).encoded(allocator: allocator)
+        write(everyone().filter { $0 !== session }.map { ($0, [frame]) })
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import LanChatCrypto
+
+/// The server's own static Noise key, created on first start and kept in the data folder (`server.pem`, mode 0600).
+public enum ServerKeyStore {
+    /// Loads the key from `dataDirectory`, creating the folder and the key if missing.
+    public static func loadOrCreate(in dataDirectory: String) throws -> PrivateKey {
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = keyPath(in: dataDirectory)
+        if FileManager.default.fileExists(atPath: path) {
+            return try KeyFile.readPrivateKey(at: path)
+        }
+        let key = try PrivateKey()
+        try KeyFile.writePrivateKey(key, to: path)
+        return key
+    }
+
+    public static func keyPath(in dataDirectory: String) -> String {
+        dataDirectory + "/server.pem"
+    }
+}
+
+/// How a server key is shown to people: `SHA256:` and the base64 SHA-256 of the raw public key, like ssh.
+public enum ServerFingerprint {
+    public static func of(_ key: PublicKey) -> String {
+        let encoded = Base64.encode(SHA256.hash(key.rawRepresentation))
+        return "SHA256:" + encoded.prefix { $0 != "=" }
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import LanChatClient
+
+/// Options every client subcommand takes.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "The server as HOST:PORT (default: $LANCHAT_SERVER, else 127.0.0.1:1234).")
+    var server: String?
+
+    @Option(help: "Your user name; creates your identity on first use.")
+    var name: String?
+
+    @Option(help: "The LanChat home folder (default: $LANCHAT_HOME, else ~/.lanchat).")
+    var home: String?
+
+    @Option(help: "A file whose first line is your identity key's passphrase (default: $LANCHAT_PASSPHRASE_FILE).")
+    var passphraseFile: String?
+
+    var serverAddress: ServerAddress {
+        get throws {
+            try ServerAddress(parsing: server ?? ProcessInfo.processInfo.environment["LANCHAT_SERVER"] ?? "127.0.0.1:1234")
+        }
+    }
+
+    var resolvedHome: LanChatHome { LanChatHome.resolve(home) }
+
+    /// The identity, created for `--name` (or `askedName`) when the home has none yet.
+    func identity(askedName: (() -> String?)? = nil) throws -> Identity {
+        let home = resolvedHome
+        var wanted = name
+        if wanted == nil, !home.hasIdentity, let askedName { wanted = askedName() }
+        return try home.openIdentity(name: wanted) {
+            try Passphrase.fromFile(passphraseFile) ?? Passphrase.prompt("Passphrase for \(home.privateKeyPath): ")
+        }
+    }
+
+    /// Connects as `identity`, with errors a person can act on.
+    func connect(as identity: Identity) async throws -> ChatClient {
+        try await ChatClient.connect(to: serverAddress, as: identity)
+    }
+}
