@@ -91,7 +91,29 @@ let package = Package(
         ),
         .testTarget(
             name: "KeyToolsTests",
-            dependencies: ["LanChatCrypto", "LanChatClient"],
+            dependencies: ["LanChatCrypto", "LanChatClient", "lanchat-keys"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LanChatProtocolTests",
+            dependencies: [
+                "LanChatProtocol", "LanChatCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LanChatIntegrationTests",
+            dependencies: [
+                "LanChatServer", "LanChatClient", "LanChatProtocol", "LanChatCrypto", "lanchat",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

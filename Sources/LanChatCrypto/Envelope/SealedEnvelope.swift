@@ -6,6 +6,12 @@ public struct SealedEnvelope: Sendable {
     public let body: [UInt8]
     /// One Noise K message per recipient, carrying the content key.
     public let wraps: [RecipientWrap]
+
+    public init(header: [UInt8], body: [UInt8], wraps: [RecipientWrap]) {
+        self.header = header
+        self.body = body
+        self.wraps = wraps
+    }
 }
 
 /// The content key wrapped for one named recipient.

@@ -1,0 +1,205 @@
+import LanChatClient
+import LanChatCrypto
+import LanChatProtocol
+import NIOCore
+import Testing
+
+@Suite("A real relay and real clients on 127.0.0.1")
+struct ChatRelayTests {
+    /// A server behind a recording proxy, with alice, bob and carol connected through it.
+    struct Room {
+        let server: TestServer
+        let proxy: RecordingProxy
+        let alice: ChatClient, bob: ChatClient, carol: ChatClient
+        let aliceLog: EventLog, bobLog: EventLog, carolLog: EventLog
+
+        static func open() async throws -> Room {
+            let server = try await TestServer.start()
+            let proxy = try await RecordingProxy(forwardingTo: server.server.port)
+            let address = ServerAddress(host: "127.0.0.1", port: proxy.port)
+            let alice = try await ChatClient.connect(to: address, as: makeIdentity("alice"))
+            let bob = try await ChatClient.connect(to: address, as: makeIdentity("bob"))
+            let carol = try await ChatClient.connect(to: address, as: makeIdentity("carol"))
+            let room = Room(
+                server: server, proxy: proxy, alice: alice, bob: bob, carol: carol,
+                aliceLog: EventLog(alice), bobLog: EventLog(bob), carolLog: EventLog(carol)
+            )
+            try await room.aliceLog.wait(for: "carol to join") { events in events.contains(.joined(Peer(name: "carol", key: carol.identity.publicKey))) ? true : nil }
+            return room
+        }
+
+        func close() async {
+            for client in [alice, bob, carol] { await client.close() }
+            try? await proxy.close()
+            await server.stop()
+        }
+    }
+
+    @Test("a private message reaches its recipient only, and the relay sees no plaintext")
+    func privateMessage() async throws {
+        let room = try await Room.open()
+        let secret = "the key is under the mat 7f3a"
+        let receipt = try await room.alice.sendPrivate(secret, to: "bob")
+        #expect(receipt.delivered == 1)
+        let received = try await room.bobLog.waitForMessage(secret)
+        #expect(received.sender.name == "alice")
+        #expect(received.sender.key == room.alice.identity.publicKey)
+        #expect(received.isPrivate)
+        #expect(received.id == receipt.messageID)
+        // Carol's first message must be the broadcast sent after the private one.
+        try await room.alice.broadcast("marker for carol")
+        try await room.carolLog.waitForMessage("marker for carol")
+        #expect(room.carolLog.messages.map(\.text) == ["marker for carol"])
+        #expect(!room.proxy.contains(Array(secret.utf8)))
+        #expect(!room.proxy.contains(Array("marker for carol".utf8)))
+        #expect(!room.proxy.bytes.isEmpty)
+        await room.close()
+    }
+
+    @Test("a broadcast reaches everyone else and not its sender, and the relay sees no plaintext")
+    func broadcast() async throws {
+        let room = try await Room.open()
+        let text = "lunch at noon in room 42b"
+        let receipt = try await room.alice.broadcast(text)
+        #expect(receipt.delivered == 2)
+        let atBob = try await room.bobLog.waitForMessage(text)
+        let atCarol = try await room.carolLog.waitForMessage(text)
+        #expect(!atBob.isPrivate && !atCarol.isPrivate)
+        #expect(atBob.id == atCarol.id)
+        try await room.bob.sendPrivate("marker for alice", to: "alice")
+        try await room.aliceLog.waitForMessage("marker for alice")
+        #expect(room.aliceLog.messages.map(\.text) == ["marker for alice"])
+        #expect(!room.proxy.contains(Array(text.utf8)))
+        await room.close()
+    }
+
+    @Test("the welcome lists who is online and presence changes reach everyone")
+    func presence() async throws {
+        let room = try await Room.open()
+        #expect(Set(room.carol.peers.map(\.name)) == ["alice", "bob"])
+        #expect(room.carol.peers.first { $0.name == "alice" }?.key == room.alice.identity.publicKey)
+        await room.bob.close()
+        try await room.carolLog.wait(for: "bob to leave") { events in
+            events.contains { if case let .left(peer) = $0 { peer.name == "bob" } else { false } } ? true : nil
+        }
+        #expect(room.carol.peers.map(\.name) == ["alice"])
+        await room.close()
+    }
+
+    @Test("a client claiming a name held by another key is refused")
+    func nameClaimedByAnotherKey() async throws {
+        let server = try await TestServer.start()
+        let bob = try await ChatClient.connect(to: server.address, as: makeIdentity("bob"))
+        await #expect {
+            _ = try await ChatClient.connect(to: server.address, as: makeIdentity("bob"))
+        } throws: { error in
+            guard case let .refused(frame) = error as? ClientError else { return false }
+            return frame.code == .nameTaken && frame.reason.contains("bob")
+        }
+        #expect(server.server.onlineCount == 1)
+        await bob.close()
+        await server.stop()
+    }
+
+    @Test("the same key reconnecting replaces its old session")
+    func sameKeyReplacesSession() async throws {
+        let server = try await TestServer.start()
+        let identity = try makeIdentity("dave")
+        let first = try await ChatClient.connect(to: server.address, as: identity)
+        let firstLog = EventLog(first)
+        let second = try await ChatClient.connect(to: server.address, as: identity)
+        try await firstLog.wait(for: "the old session to be closed") { events in
+            events.contains { if case .disconnected = $0 { true } else { false } } ? true : nil
+        }
+        #expect(server.server.onlineCount == 1)
+        let erin = try await ChatClient.connect(to: server.address, as: makeIdentity("erin"))
+        let secondLog = EventLog(second)
+        try await erin.sendPrivate("still here?", to: "dave")
+        try await secondLog.waitForMessage("still here?")
+        await erin.close()
+        await second.close()
+        await server.stop()
+    }
+
+    @Test("an envelope whose sender is not the connection's user is refused, and the session goes on")
+    func senderMismatch() async throws {
+        let server = try await TestServer.start()
+        let alice = try makeIdentity("alice")
+        let bob = try await ChatClient.connect(to: server.address, as: makeIdentity("bob"))
+        let bobLog = EventLog(bob)
+        let mallory = try await RawClient(port: server.server.port)
+        try await mallory.register(as: "mallory")
+        let recipient = EnvelopeRecipient(name: "bob", publicKey: bob.identity.publicKey)
+
+        // Claims alice's name under mallory's key, then alice's name and key.
+        let forgedName = try EnvelopeSealer(senderName: "alice", identity: mallory.key).seal([1, 65], kind: .broadcast, to: [recipient])
+        let forgedKey = try EnvelopeSealer(senderName: "alice", identity: alice.key).seal([1, 66], kind: .broadcast, to: [recipient])
+        try await mallory.send(.send(sendFrame(forgedName, requestID: 7)))
+        try await mallory.send(.send(sendFrame(forgedKey, requestID: 8)))
+        for requestID in [UInt32(7), 8] {
+            let refusal = try await mallory.waitFor("refusal of request \(requestID)") {
+                if case let .error(error) = $0 { error.requestID == requestID } else { false }
+            }
+            guard case let .error(error) = refusal else { return }
+            #expect(error.code == .senderMismatch)
+            #expect(error.reason.contains("mallory"))
+        }
+
+        // The connection is still usable for honest envelopes.
+        let honest = try EnvelopeSealer(senderName: "mallory", identity: mallory.key)
+            .seal(Array("\u{1}an honest one".utf8), kind: .direct(recipient: "bob"), to: [recipient])
+        try await mallory.send(.send(sendFrame(honest, requestID: 9)))
+        try await mallory.waitFor("ack of request 9") { if case let .ack(ack) = $0 { ack.requestID == 9 } else { false } }
+        try await bobLog.waitForMessage("an honest one")
+        #expect(bobLog.messages.map(\.text) == ["an honest one"])
+        await mallory.close()
+        await bob.close()
+        await server.stop()
+    }
+
+    @Test("a tampered delivery is rejected by the client and the session goes on")
+    func tamperedDelivery() async throws {
+        let server = try await TestServer.start()
+        let bob = try await ChatClient.connect(to: server.address, as: makeIdentity("bob"))
+        let bobLog = EventLog(bob)
+        let mallory = try await RawClient(port: server.server.port)
+        try await mallory.register(as: "mallory")
+        let envelope = try EnvelopeSealer(senderName: "mallory", identity: mallory.key)
+            .seal(Array("\u{1}tampered text".utf8), kind: .direct(recipient: "bob"), to: [EnvelopeRecipient(name: "bob", publicKey: bob.identity.publicKey)])
+        var body = envelope.body
+        body[3] ^= 0x20
+        try await mallory.send(.send(sendFrame(SealedEnvelope(header: envelope.header, body: body, wraps: envelope.wraps), requestID: 1)))
+        try await mallory.waitFor("ack") { if case .ack = $0 { true } else { false } }
+        try await bobLog.wait(for: "a rejection") { events in events.contains { if case .rejected = $0 { true } else { false } } ? true : nil }
+        #expect(bobLog.messages.isEmpty)
+
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        try await alice.sendPrivate("after the tampering", to: "bob")
+        try await bobLog.waitForMessage("after the tampering")
+        #expect(bobLog.messages.map(\.text) == ["after the tampering"])
+        await alice.close()
+        await mallory.close()
+        await bob.close()
+        await server.stop()
+    }
+
+    @Test("sending to an unknown or offline user fails with a clear error")
+    func unknownRecipient() async throws {
+        let server = try await TestServer.start()
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        await #expect(throws: ClientError.unknownRecipient("zoe")) { try await alice.sendPrivate("hi", to: "zoe") }
+        await #expect(throws: ClientError.nobodyOnline) { try await alice.broadcast("anyone?") }
+        await alice.close()
+        await server.stop()
+    }
+}
+
+/// The `send` frame for a sealed envelope.
+func sendFrame(_ envelope: SealedEnvelope, requestID: UInt32) -> Send {
+    Send(
+        requestID: requestID,
+        header: ByteBuffer(bytes: envelope.header),
+        body: ByteBuffer(bytes: envelope.body),
+        wraps: envelope.wraps.map { Send.Wrap(recipient: $0.recipient, wrap: ByteBuffer(bytes: $0.wrap)) }
+    )
+}

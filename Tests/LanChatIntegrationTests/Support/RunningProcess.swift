@@ -1,0 +1,85 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// A built command of this package run as a real process, with its output collected line by line.
+final class RunningProcess: Sendable {
+    private let process: Process
+    private let stdout = NIOLockedValueBox<String>("")
+    private let stderr = NIOLockedValueBox<String>("")
+
+    /// Starts `command` (a product name such as `lanchat`) from the folder that holds the test binaries.
+    init(_ command: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = try Self.productURL(command)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        let outPipe = Pipe(), errPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        for (pipe, box) in [(outPipe, stdout), (errPipe, stderr)] {
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                box.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
+            }
+        }
+        try process.run()
+    }
+
+    var output: String { stdout.withLockedValue { $0 } }
+    var errorOutput: String { stderr.withLockedValue { $0 } }
+    var outputLines: [String] { output.split(separator: "\n").map(String.init) }
+
+    /// Waits for an output line (stdout or stderr) satisfying `predicate`.
+    @discardableResult
+    func waitForLine(timeout: Double = 20, _ description: String, _ predicate: (String) -> Bool) async throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let lines = (output + "\n" + errorOutput).split(separator: "\n").map(String.init)
+            if let line = lines.first(where: predicate) { return line }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ProcessWaitFailure(what: description, stdout: output, stderr: errorOutput)
+    }
+
+    /// Waits for the process to end and returns its exit status.
+    func waitForExit(timeout: Double = 20) async throws -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard !process.isRunning else { throw ProcessWaitFailure(what: "exit", stdout: output, stderr: errorOutput) }
+        try await Task.sleep(for: .milliseconds(50)) // let the pipes drain
+        return process.terminationStatus
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    var isRunning: Bool { process.isRunning }
+
+    /// Runs a command to completion.
+    static func run(_ command: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let running = try RunningProcess(command, arguments, environment: environment)
+        let status = try await running.waitForExit()
+        return (status, running.output, running.errorOutput)
+    }
+
+    private static func productURL(_ command: String) throws -> URL {
+        let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+        for folder in candidates {
+            let url = folder.appendingPathComponent(command)
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw ProcessWaitFailure(what: "the built product \(command) next to the tests (\(candidates.map(\.path)))", stdout: "", stderr: "")
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+}
+
+struct ProcessWaitFailure: Error, CustomStringConvertible {
+    let what: String
+    let stdout: String
+    let stderr: String
+    var description: String { "timed out waiting for \(what)\n--- stdout:\n\(stdout)\n--- stderr:\n\(stderr)" }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import LanChatClient
+import LanChatCrypto
+import LanChatProtocol
+import LanChatServer
+import Logging
+
+/// A relay on 127.0.0.1 with a free port and its own temporary data folder.
+struct TestServer {
+    let server: ChatServer
+    let folder: TemporaryFolder
+
+    static func start(threads: Int = 2) async throws -> TestServer {
+        let folder = try TemporaryFolder()
+        var logger = Logger(label: "test.server")
+        logger.logLevel = .critical
+        let server = try await ChatServer.start(
+            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: folder.path + "/server", threads: threads),
+            logger: logger
+        )
+        return TestServer(server: server, folder: folder)
+    }
+
+    var address: ServerAddress { ServerAddress(host: "127.0.0.1", port: server.port) }
+
+    func stop() async { await server.shutdown() }
+}
+
+/// A folder under the system temporary directory, removed with `remove()`.
+final class TemporaryFolder: Sendable {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("lanchat-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func makeIdentity(_ name: String) throws -> Identity {
+    try Identity(name: UserName(name), key: PrivateKey())
+}
