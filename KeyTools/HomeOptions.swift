@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import LanChatClient
+import LanChatCrypto
 
 /// Where the identity lives and how to unlock it.
 struct HomeOptions: ParsableArguments {
@@ -12,4 +14,14 @@ struct HomeOptions: ParsableArguments {
     var resolvedHome: LanChatHome { LanChatHome.resolve(home) }
 
     func passphrase() throws -> [UInt8]? { try Passphrase.fromFile(passphraseFile) }
+}
+
+/// The public key of a key file given on the command line. A private key file is read with
+/// `KeyFile.readPrivateKey`, so it is refused when group or others can read it, as everywhere else.
+func publicKey(ofKeyFile path: String, passphrase: [UInt8]?) throws -> PublicKey {
+    let head = FileManager.default.contents(atPath: path).map { String(decoding: $0.prefix(4096), as: UTF8.self) } ?? ""
+    if head.contains("-----BEGIN "), head.contains(" PRIVATE KEY-----") {
+        return try KeyFile.readPrivateKey(at: path, passphrase: passphrase).publicKey
+    }
+    return try KeyFile.readPublicKey(at: path, passphrase: passphrase)
 }

@@ -34,6 +34,7 @@ public final class ChatServer: Sendable {
     /// Loads (or creates) the server key and starts listening.
     public static func start(configuration: ServerConfiguration, logger: Logger = Logger(label: "lanchat.server")) async throws -> ChatServer {
         let key = try ServerKeyStore.loadOrCreate(in: configuration.dataDirectory)
+        let database = try ServerDatabase(dataDirectory: configuration.dataDirectory)
         let relay = Relay()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         do {
@@ -47,7 +48,7 @@ public final class ChatServer: Sendable {
                             ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                             NoiseChannelHandler(role: .responder, localStatic: key, handshakeTimeout: configuration.handshakeTimeout),
                             ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)),
-                            RelayConnectionHandler(relay: relay, serverName: configuration.serverName, logger: logger),
+                            RelayConnectionHandler(relay: relay, database: database, serverName: configuration.serverName, logger: logger),
                         ])
                     }
                 }

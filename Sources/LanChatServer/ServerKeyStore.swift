@@ -19,11 +19,3 @@ public enum ServerKeyStore {
         dataDirectory + "/server.pem"
     }
 }
-
-/// How a server key is shown to people: `SHA256:` and the base64 SHA-256 of the raw public key, like ssh.
-public enum ServerFingerprint {
-    public static func of(_ key: PublicKey) -> String {
-        let encoded = Base64.encode(SHA256.hash(key.rawRepresentation))
-        return "SHA256:" + encoded.prefix { $0 != "=" }
-    }
-}

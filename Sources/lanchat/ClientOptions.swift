@@ -34,8 +34,8 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    /// Connects as `identity`, with errors a person can act on.
+    /// Connects as `identity`, with the home's store of pinned keys.
     func connect(as identity: Identity) async throws -> ChatClient {
-        try await ChatClient.connect(to: serverAddress, as: identity)
+        try await ChatClient.connect(to: serverAddress, as: identity, store: ClientStore(home: resolvedHome))
     }
 }

@@ -34,6 +34,9 @@ enum EventJSON {
         case let .joined(peer): ["type": "joined", "user": peer.name]
         case let .left(peer): ["type": "left", "user": peer.name]
         case let .rejected(reason): ["type": "rejected", "reason": reason]
+        case let .keyChanged(name, pinned, presented):
+            ["type": "key_changed", "user": name, "pinned_fingerprint": pinned, "presented_fingerprint": presented]
+        case let .serverPinned(address, fingerprint): ["type": "server_pinned", "server": address, "fingerprint": fingerprint]
         case let .notice(text): ["type": "notice", "text": text]
         case let .disconnected(reason): ["type": "disconnected", "reason": reason]
         }
@@ -47,10 +50,19 @@ enum EventText {
     static func line(for event: ChatEvent) -> String {
         switch event {
         case let .message(message):
-            "[\(Console.time(message.sentAt))] \(message.sender.name)\(message.isPrivate ? " (private)" : ""): \(message.text)"
+            "[\(Console.time(message.sentAt))] \(message.sender.name)\(message.sender.isVerified ? " ✓" : "")\(message.isPrivate ? " (private)" : ""): \(message.text)"
         case let .joined(peer): "* \(peer.name) joined"
         case let .left(peer): "* \(peer.name) left"
         case let .rejected(reason): "! \(reason)"
+        case let .keyChanged(name, pinned, presented):
+            """
+            !!! WARNING: \(name)'s key has changed. Nothing is sent to or shown from the new key.
+            !!!   pinned:    \(pinned)
+            !!!   presented: \(presented)
+            !!! The server may be substituting its own key. Compare safety numbers with \(name) (/verify \(name)),
+            !!! or accept the new key with /trust \(name).
+            """
+        case let .serverPinned(address, fingerprint): "* first connection to \(address): pinned its key \(fingerprint)"
         case let .notice(text): "* server: \(text)"
         case let .disconnected(reason): "* disconnected: \(reason)"
         }

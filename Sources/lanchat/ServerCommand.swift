@@ -7,7 +7,27 @@ import NIOCore
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Run the relay server.",
+        abstract: "Run the relay server, or manage its data.",
+        subcommands: [RunServer.self, ReleaseName.self],
+        defaultSubcommand: RunServer.self
+    )
+}
+
+/// Where the server keeps its key and database.
+struct ServerDataOption: ParsableArguments {
+    @Option(help: "Folder for the server key and database (default: $LANCHAT_HOME/server, else ~/.lanchat/server).")
+    var data: String?
+
+    var directory: String {
+        data ?? (ProcessInfo.processInfo.environment["LANCHAT_HOME"].map { $0 + "/server" }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".lanchat/server").path)
+    }
+}
+
+struct RunServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the relay server (the default).",
         discussion: "The server creates its own key in the data folder on first start; clients pin it. Stop it with Ctrl-C."
     )
 
@@ -17,8 +37,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "TCP port (0 picks a free one).")
     var port = 1234
 
-    @Option(help: "Folder for the server key (default: $LANCHAT_HOME/server, else ~/.lanchat/server).")
-    var data: String?
+    @OptionGroup var data: ServerDataOption
 
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
@@ -38,16 +57,35 @@ struct ServerCommand: AsyncParsableCommand {
             handler.logLevel = .info
             return handler
         }
-        let dataDirectory = data ?? (ProcessInfo.processInfo.environment["LANCHAT_HOME"].map { $0 + "/server" }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".lanchat/server").path)
         let server = try await ChatServer.start(configuration: ServerConfiguration(
-            host: host, port: port, dataDirectory: dataDirectory, threads: threads, maxFrameLength: maxFrameBytes
+            host: host, port: port, dataDirectory: data.directory, threads: threads, maxFrameLength: maxFrameBytes
         ))
         Console.line("Running the server on \(host) \(server.port)")
         Console.line("Server key fingerprint: \(server.fingerprint)")
         await ShutdownSignal.wait()
         Console.error("Shutting down")
         await server.shutdown()
+    }
+}
+
+struct ReleaseName: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "release-name",
+        abstract: "Free a user name so another key may register it (for a user who lost their key)."
+    )
+
+    @Argument(help: "The user name to release.")
+    var name: String
+
+    @OptionGroup var data: ServerDataOption
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: ServerDatabase.path(in: data.directory)) else {
+            throw CommandFailure("no server database in \(data.directory); pass the server's --data folder")
+        }
+        let database = try ServerDatabase(dataDirectory: data.directory)
+        guard try database.releaseName(name) else { throw CommandFailure("no user named '\(name)' is registered on this server") }
+        Console.line("Released '\(name)': the next key to register it will own it.")
     }
 }
 

@@ -24,7 +24,9 @@ struct ChatRelayTests {
                 server: server, proxy: proxy, alice: alice, bob: bob, carol: carol,
                 aliceLog: EventLog(alice), bobLog: EventLog(bob), carolLog: EventLog(carol)
             )
-            try await room.aliceLog.wait(for: "carol to join") { events in events.contains(.joined(Peer(name: "carol", key: carol.identity.publicKey))) ? true : nil }
+            try await room.aliceLog.wait(for: "carol to join") { events in
+                events.contains { if case let .joined(peer) = $0 { peer.name == "carol" && peer.key == carol.identity.publicKey } else { false } } ? true : nil
+            }
             return room
         }
 

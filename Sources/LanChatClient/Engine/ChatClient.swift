@@ -14,6 +14,8 @@ public final class ChatClient: Sendable {
     /// The server's name and version from `welcome`.
     public let serverName: String
     public let identity: Identity
+    /// The local store: pinned keys, contacts, accepted message ids.
+    public let store: ClientStore
     private let core: ClientCore
     private let sealer: EnvelopeSealer
     private let channel: any Channel
@@ -24,34 +26,26 @@ public final class ChatClient: Sendable {
         self.serverKey = serverKey
         self.serverName = "\(welcome.serverName) (\(welcome.serverVersion))"
         self.identity = core.identity
+        self.store = core.store
         self.sealer = EnvelopeSealer(senderName: core.identity.name.value, identity: core.identity.key)
     }
 
-    /// Connects, runs the Noise XX handshake with the identity key, and registers the identity's name.
+    /// Connects, runs the Noise XX handshake with the identity key, checks the server's key against the one
+    /// pinned for this address (pinning it on first use), and registers the identity's name.
+    /// - Parameter store: the client's store; an in-memory one (nothing remembered) when nil.
     public static func connect(
         to address: ServerAddress,
         as identity: Identity,
+        store: ClientStore? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         handshakeTimeout: TimeAmount = .seconds(10)
     ) async throws -> ChatClient {
-        let core = ClientCore(identity: identity, welcome: group.next().makePromise(of: Welcome.self))
+        let core = ClientCore(identity: identity, address: address, store: try store ?? ClientStore.inMemory(), welcome: group.next().makePromise(of: Welcome.self))
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: group)
-                .connectTimeout(.seconds(10))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandlers([
-                            ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
-                            NoiseChannelHandler(role: .initiator, localStatic: identity.key, handshakeTimeout: handshakeTimeout),
-                            ByteToMessageHandler(FrameDecoder()),
-                            ClientConnectionHandler(core: core),
-                        ])
-                    }
-                }
-                .connect(host: address.host, port: address.port)
-                .get()
+            channel = try await ClientPipeline.connect(to: address, identity: identity, group: group, handshakeTimeout: handshakeTimeout) {
+                ClientConnectionHandler(core: core)
+            }
         } catch {
             core.welcome.fail(error)
             throw ClientError.connectionFailed(address: address.description, reason: "\(error)")
@@ -59,9 +53,9 @@ public final class ChatClient: Sendable {
         let welcome: Welcome
         do {
             welcome = try await core.welcome.futureResult.get()
-        } catch let error as ClientError {
+        } catch {
             try? await channel.close()
-            if case let .disconnected(reason) = error, core.serverKey == nil {
+            if case let .disconnected(reason) = error as? ClientError, core.serverKey == nil {
                 throw ClientError.handshakeFailed(address: address.description, reason: reason)
             }
             throw error
@@ -70,22 +64,75 @@ public final class ChatClient: Sendable {
         return ChatClient(core: core, channel: channel, serverKey: serverKey, welcome: welcome)
     }
 
+    /// Runs only the Noise handshake with the server at `address` and returns its static key (for `trust-server`).
+    public static func fetchServerKey(
+        of address: ServerAddress,
+        as identity: Identity,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> PublicKey {
+        let promise = group.next().makePromise(of: PublicKey.self)
+        do {
+            _ = try await ClientPipeline.connect(to: address, identity: identity, group: group, handshakeTimeout: .seconds(10)) {
+                ServerKeyProbe(result: promise)
+            }
+        } catch {
+            promise.fail(error)
+            throw ClientError.connectionFailed(address: address.description, reason: "\(error)")
+        }
+        do {
+            return try await promise.futureResult.get()
+        } catch {
+            throw ClientError.handshakeFailed(address: address.description, reason: "\(error)")
+        }
+    }
+
     /// Other users online now.
     public var peers: [Peer] { core.peers }
 
     /// Sends `text` privately to `name`; returns once the server has accepted it.
+    /// Throws `ClientError.keyChanged` when the server presents a key other than the pinned one.
     @discardableResult
     public func sendPrivate(_ text: String, to name: String) async throws -> SendReceipt {
-        let peer = try await resolve(name)
-        return try await send(text, kind: .direct(recipient: name), to: [peer])
+        let contact = try core.checkPresentedKey(try await presentedKey(of: name), of: name)
+        let receipt = try await send(text, kind: .direct(recipient: name), to: [Peer(name: name, key: contact.key)], skipped: [])
+        try store.markUsed(name: name)
+        return receipt
     }
 
-    /// Sends `text` to everyone else online; returns once the server has accepted it.
+    /// Sends `text` to everyone else online whose key is trusted; returns once the server has accepted it.
+    /// Users whose key changed are left out and named in the receipt's `skipped`.
     @discardableResult
     public func broadcast(_ text: String) async throws -> SendReceipt {
-        let recipients = peers
-        guard !recipients.isEmpty else { throw ClientError.nobodyOnline }
-        return try await send(text, kind: .broadcast, to: recipients)
+        var recipients: [Peer] = [], skipped: [String] = []
+        for peer in peers {
+            if let contact = try? core.checkPresentedKey(peer.key, of: peer.name) {
+                recipients.append(Peer(name: peer.name, key: contact.key))
+            } else {
+                skipped.append(peer.name)
+            }
+        }
+        guard !recipients.isEmpty else {
+            if let first = skipped.first { throw ClientError.keyChanged(name: first, pinned: "(see the warning above)", presented: "(changed)") }
+            throw ClientError.nobodyOnline
+        }
+        return try await send(text, kind: .broadcast, to: recipients, skipped: skipped)
+    }
+
+    /// Accepts the changed key of `name` (after the user checked it); fails for a contact that was verified.
+    @discardableResult
+    public func trust(_ name: String) throws -> Contact {
+        try store.trust(name: name)
+    }
+
+    /// The safety number to compare with `name`, for the key being verified (the pending one after a change).
+    public func safetyNumber(with name: String) throws -> String {
+        identity.safetyNumber(with: name, key: try store.keyToVerify(name: name))
+    }
+
+    /// Marks `name`'s key (the one `safetyNumber(with:)` used) as verified.
+    @discardableResult
+    public func markVerified(_ name: String) throws -> Contact {
+        try store.markVerified(name: name, key: try store.keyToVerify(name: name))
     }
 
     /// Asks the server for a user's key.
@@ -103,13 +150,14 @@ public final class ChatClient: Sendable {
 
     // MARK: Internals
 
-    private func resolve(_ name: String) async throws -> Peer {
-        if let peer = core.peer(named: name) { return peer }
+    /// The key the server presents for `name`: from the online directory, else by lookup.
+    private func presentedKey(of name: String) async throws -> PublicKey {
+        if let key = core.presentedKey(of: name) { return key }
         guard let peer = try await lookup(name) else { throw ClientError.unknownRecipient(name) }
-        return peer
+        return peer.key
     }
 
-    private func send(_ text: String, kind: EnvelopeKind, to peers: [Peer]) async throws -> SendReceipt {
+    private func send(_ text: String, kind: EnvelopeKind, to peers: [Peer], skipped: [String]) async throws -> SendReceipt {
         let plaintext = MessageContent.encode(text: text)
         guard plaintext.count <= ProtocolLimits.defaultMaxFrameLength - 64 * 1024 else { throw ClientError.messageTooLarge(plaintext.count) }
         let envelope = try sealer.seal(plaintext, kind: kind, to: peers.map { EnvelopeRecipient(name: $0.name, publicKey: $0.key) })
@@ -125,7 +173,7 @@ public final class ChatClient: Sendable {
         }
         switch answer {
         case let .ack(ack):
-            return SendReceipt(messageID: messageID, delivered: Int(ack.delivered), stored: Int(ack.stored), missed: ack.missed)
+            return SendReceipt(messageID: messageID, delivered: Int(ack.delivered), stored: Int(ack.stored), missed: ack.missed, skipped: skipped)
         case let .error(error) where error.code == .recipientOffline:
             throw ClientError.recipientOffline(peers.first?.name ?? "the recipient")
         case let .error(error) where error.code == .unknownRecipient:

@@ -1,14 +1,20 @@
 import LanChatCrypto
 
-/// Someone on the server, with their identity key.
+/// Someone on the server, with their identity key and how far this client trusts it.
 public struct Peer: Hashable, Sendable {
     public let name: String
     public let key: PublicKey
+    /// The contact's trust state when this value was made (nil when not known).
+    public let state: Contact.State?
 
-    public init(name: String, key: PublicKey) {
+    public init(name: String, key: PublicKey, state: Contact.State? = nil) {
         self.name = name
         self.key = key
+        self.state = state
     }
+
+    /// True when the user verified this key by comparing safety numbers.
+    public var isVerified: Bool { state == .verified }
 
     /// Their 30-digit fingerprint, in groups of five.
     public var fingerprint: String {
@@ -35,6 +41,11 @@ public enum ChatEvent: Hashable, Sendable {
     case left(Peer)
     /// An incoming envelope failed verification and was dropped; the reason is for the user.
     case rejected(reason: String)
+    /// The server presents a different key for a known contact: a loud warning. Nothing is sent to or
+    /// shown from the new key until the user accepts it (trust) or verifies it.
+    case keyChanged(name: String, pinnedFingerprint: String, presentedFingerprint: String)
+    /// First connection to this server address: its key is now pinned.
+    case serverPinned(address: String, fingerprint: String)
     /// The server reported something not tied to one request.
     case notice(String)
     case disconnected(reason: String)
@@ -46,4 +57,6 @@ public struct SendReceipt: Hashable, Sendable {
     public let delivered: Int
     public let stored: Int
     public let missed: [String]
+    /// Online users left out because their key changed and is not accepted yet.
+    public let skipped: [String]
 }

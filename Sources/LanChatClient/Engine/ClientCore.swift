@@ -16,14 +16,18 @@ final class ClientCore: Sendable {
     }
 
     let identity: Identity
+    let address: ServerAddress
+    let store: ClientStore
     let welcome: EventLoopPromise<Welcome>
     let events: AsyncStream<ChatEvent>
     private let eventSink: AsyncStream<ChatEvent>.Continuation
     private let opener: EnvelopeOpener
     private let state = NIOLockedValueBox(State())
 
-    init(identity: Identity, welcome: EventLoopPromise<Welcome>) {
+    init(identity: Identity, address: ServerAddress, store: ClientStore, welcome: EventLoopPromise<Welcome>) {
         self.identity = identity
+        self.address = address
+        self.store = store
         self.welcome = welcome
         (events, eventSink) = AsyncStream.makeStream(of: ChatEvent.self)
         opener = EnvelopeOpener(recipientName: identity.name.value, identity: identity.key)
@@ -31,20 +35,65 @@ final class ClientCore: Sendable {
 
     var serverKey: PublicKey? { state.withLockedValue { $0.serverKey } }
 
-    /// Online users other than this one, by name.
+    /// Online users other than this one, by name, with the key the server presents and their trust state.
     var peers: [Peer] {
-        state.withLockedValue { state in
-            state.directory.filter { $0.key != identity.name.value }.map { Peer(name: $0.key, key: $0.value) }.sorted { $0.name < $1.name }
+        let online = state.withLockedValue { state in state.directory.filter { $0.key != identity.name.value } }
+        return online.map { Peer(name: $0.key, key: $0.value, state: (try? store.contact(named: $0.key))?.state) }.sorted { $0.name < $1.name }
+    }
+
+    /// The key the server presents for an online user.
+    func presentedKey(of name: String) -> PublicKey? {
+        state.withLockedValue { $0.directory[name] }
+    }
+
+    /// Pins or checks a key the server presents for `name`; warns once per new key. Returns the contact
+    /// when its pinned key may be used, or throws `ClientError.keyChanged`.
+    @discardableResult
+    func checkPresentedKey(_ key: PublicKey, of name: String) throws -> Contact {
+        switch try store.observe(name: name, key: key) {
+        case let .pinnedNow(contact), let .known(contact):
+            guard contact.isUsable else { throw keyChangedError(contact, presented: contact.pendingKey ?? key) }
+            return contact
+        case let .changed(contact, newKey, firstWarning):
+            if firstWarning { warnKeyChanged(contact, presented: newKey) }
+            throw keyChangedError(contact, presented: newKey)
         }
     }
 
-    func peer(named name: String) -> Peer? {
-        state.withLockedValue { $0.directory[name].map { Peer(name: name, key: $0) } }
+    private func keyChangedError(_ contact: Contact, presented: PublicKey) -> ClientError {
+        .keyChanged(name: contact.name, pinned: contact.fingerprint, presented: Peer(name: contact.name, key: presented).fingerprint)
+    }
+
+    private func warnKeyChanged(_ contact: Contact, presented: PublicKey) {
+        eventSink.yield(.keyChanged(name: contact.name, pinnedFingerprint: contact.fingerprint, presentedFingerprint: Peer(name: contact.name, key: presented).fingerprint))
+    }
+
+    /// Observes a key from the directory without failing: a change only warns.
+    private func observeDirectoryKey(_ key: PublicKey, of name: String) {
+        guard name != identity.name.value else { return }
+        _ = try? checkPresentedKey(key, of: name)
     }
 
     // MARK: From the channel
 
     func handshakeCompleted(serverKey: PublicKey, channel: any Channel) {
+        let fingerprint = ServerFingerprint.of(serverKey)
+        do {
+            switch try store.checkServer(address: address.description, key: serverKey) {
+            case .pinnedNow:
+                eventSink.yield(.serverPinned(address: address.description, fingerprint: fingerprint))
+            case .matches:
+                break
+            case let .changed(pinned):
+                welcome.fail(ClientError.serverKeyChanged(address: address.description, pinned: ServerFingerprint.of(pinned), presented: fingerprint))
+                channel.close(promise: nil)
+                return
+            }
+        } catch {
+            welcome.fail(error)
+            channel.close(promise: nil)
+            return
+        }
         state.withLockedValue {
             $0.serverKey = serverKey
             $0.channel = channel
@@ -56,11 +105,11 @@ final class ClientCore: Sendable {
     func received(_ frame: Frame, channel: any Channel) {
         switch frame {
         case let .welcome(welcome):
+            let entries = welcome.online.compactMap { entry in (try? PublicKey(rawRepresentation: entry.key)).map { (entry.name, $0) } }
             state.withLockedValue { state in
-                for entry in welcome.online {
-                    if let key = try? PublicKey(rawRepresentation: entry.key) { state.directory[entry.name] = key }
-                }
+                for (name, key) in entries { state.directory[name] = key }
             }
+            for (name, key) in entries { observeDirectoryKey(key, of: name) }
             self.welcome.succeed(welcome)
         case let .presence(presence):
             guard let key = try? PublicKey(rawRepresentation: presence.user.key) else { return }
@@ -68,7 +117,8 @@ final class ClientCore: Sendable {
             switch presence.event {
             case .joined:
                 state.withLockedValue { $0.directory[peer.name] = key }
-                eventSink.yield(.joined(peer))
+                observeDirectoryKey(key, of: peer.name)
+                eventSink.yield(.joined(Peer(name: peer.name, key: key, state: (try? store.contact(named: peer.name))?.state)))
             case .left:
                 state.withLockedValue { $0.directory[peer.name] = nil }
                 eventSink.yield(.left(peer))
@@ -143,18 +193,35 @@ final class ClientCore: Sendable {
             return
         }
         let header = opened.header
-        if let known = peer(named: header.senderName), known.key != header.senderKey {
-            eventSink.yield(.rejected(reason: "dropped a message claiming to be from \(header.senderName) under a key that is not theirs"))
+        guard MessageWindow.accepts(header.timestamp) else {
+            eventSink.yield(.rejected(reason: "dropped a message from \(header.senderName) whose timestamp lies outside the accepted window (clock skew or a replay)"))
+            return
+        }
+        let contact: Contact
+        do {
+            contact = try checkPresentedKey(header.senderKey, of: header.senderName)
+        } catch {
+            eventSink.yield(.rejected(reason: "dropped a message claiming to be from \(header.senderName) under a key that is not their pinned key; it is not shown"))
             return
         }
         guard let text = MessageContent.decodeText(opened.plaintext) else {
             eventSink.yield(.rejected(reason: "dropped a message from \(header.senderName) whose content is not valid text"))
             return
         }
+        do {
+            guard try store.recordAccepted(messageID: header.messageID, senderKey: header.senderKey, timestamp: header.timestamp) else {
+                eventSink.yield(.rejected(reason: "dropped a replayed copy of message \(Hex.encode(header.messageID)) from \(header.senderName)"))
+                return
+            }
+            try store.markUsed(name: header.senderName)
+        } catch {
+            eventSink.yield(.rejected(reason: "dropped a message from \(header.senderName): the local store failed (\(error))"))
+            return
+        }
         let isPrivate = if case .direct = header.kind { true } else { false }
         eventSink.yield(.message(ReceivedMessage(
             id: Hex.encode(header.messageID),
-            sender: Peer(name: header.senderName, key: header.senderKey),
+            sender: Peer(name: header.senderName, key: header.senderKey, state: contact.state == .new ? .pinned : contact.state),
             text: text,
             isPrivate: isPrivate,
             sentAt: header.timestamp

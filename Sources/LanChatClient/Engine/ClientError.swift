@@ -11,6 +11,8 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case nobodyOnline
     case disconnected(String)
     case messageTooLarge(Int)
+    case serverKeyChanged(address: String, pinned: String, presented: String)
+    case keyChanged(name: String, pinned: String, presented: String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,25 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case .nobodyOnline: "nobody else is online to receive the message"
         case let .disconnected(reason): "disconnected from the server: \(reason)"
         case let .messageTooLarge(size): "the message is too large (\(size) bytes)"
+        case let .serverKeyChanged(address, pinned, presented):
+            """
+            @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+            @    WARNING: THE SERVER KEY AT \(address) HAS CHANGED!
+            @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+            Someone could be impersonating the server (a rogue relay on the LAN), or its
+            operator replaced its key. Pinned key:    \(pinned)
+                                       Presented key: \(presented)
+            Ask the operator for the fingerprint ('lanchat server' prints it). If it matches
+            the presented key, run: lanchat trust-server \(address)
+            """
+        case let .keyChanged(name, pinned, presented):
+            """
+            WARNING: \(name)'s key has changed! Not sending to it.
+              pinned key fingerprint:    \(pinned)
+              presented key fingerprint: \(presented)
+            The server may be substituting its own key. Compare safety numbers with \(name) in person,
+            then '/verify \(name)' (or accept the new key with '/trust \(name)').
+            """
         }
     }
 }

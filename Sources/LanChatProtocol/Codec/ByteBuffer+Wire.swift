@@ -9,10 +9,13 @@ extension ByteBuffer {
         return writeInteger(UInt8(count)) + writeString(string)
     }
 
-    /// Writes `u16 length` and the UTF-8 bytes, cut at 65535 bytes.
+    /// Writes `u16 length` and the UTF-8 bytes, cut at 65535 bytes (at a character boundary, so the cut stays valid UTF-8).
     @discardableResult
     mutating func writeString16(_ string: String) -> Int {
-        let bytes = string.utf8.prefix(Int(UInt16.max))
+        let utf8 = string.utf8
+        var end = utf8.index(utf8.startIndex, offsetBy: Int(UInt16.max), limitedBy: utf8.endIndex) ?? utf8.endIndex
+        while end != utf8.endIndex, UTF8.isContinuation(utf8[end]) { utf8.formIndex(before: &end) }
+        let bytes = utf8[..<end]
         return writeInteger(UInt16(bytes.count)) + writeBytes(bytes)
     }
 

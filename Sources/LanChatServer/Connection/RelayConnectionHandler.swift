@@ -12,17 +12,20 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     private enum State {
         case handshaking
         case authenticated(PublicKey)
+        case registering
         case registered(ClientSession)
         case closing
     }
 
     private let relay: Relay
+    private let database: ServerDatabase
     private let serverName: String
     private var logger: Logger
     private var state = State.handshaking
 
-    init(relay: Relay, serverName: String, logger: Logger) {
+    init(relay: Relay, database: ServerDatabase, serverName: String, logger: Logger) {
         self.relay = relay
+        self.database = database
         self.serverName = serverName
         self.logger = logger
     }
@@ -66,8 +69,10 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         case (_, .bye):
             logger.info("client said goodbye")
             context.close(promise: nil)
-        case (.closing, _):
+        case (.closing, _), (.registering, .ping), (.registering, .pong):
             break
+        case (.registering, _):
+            refuse(ErrorFrame(code: .notRegistered, reason: "wait for welcome before sending"), closing: true, context: context)
         case (.authenticated, _):
             refuse(ErrorFrame(code: .notRegistered, reason: "send hello first"), closing: true, context: context)
         case (.registered, .hello):
@@ -103,6 +108,27 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             refuse(ErrorFrame(code: .invalidName, reason: "\(error)"), closing: true, context: context)
             return
         }
+        state = .registering
+        let claim = context.eventLoop.makePromise(of: ServerDatabase.NameClaim.self)
+        let database = database
+        claim.completeWithTask { try await database.claim(name: name.value, key: key) }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        claim.futureResult.whenComplete { result in
+            let (handler, context) = loopBound.value
+            guard case .registering = handler.state else { return }
+            switch result {
+            case let .success(.belongsToAnotherKey(owner)):
+                handler.refuse(ErrorFrame(code: .nameTaken, reason: "the name '\(name)' belongs to another key (\(ServerFingerprint.of(owner))); pick another name, or ask the server operator to release it"), closing: true, context: context)
+            case .success(.bound), .success(.alreadyBound):
+                handler.completeRegistration(hello, name: name, key: key, context: context)
+            case let .failure(error):
+                handler.logger.error("cannot record the registration: \(error)")
+                handler.refuse(ErrorFrame(code: .internalError, reason: "the server could not record the registration; try again"), closing: true, context: context)
+            }
+        }
+    }
+
+    private func completeRegistration(_ hello: Hello, name: UserName, key: PublicKey, context: ChannelHandlerContext) {
         let session = ClientSession(name: name.value, key: key, channel: context.channel)
         switch relay.register(session) {
         case .nameTaken:
@@ -153,10 +179,20 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     private func answer(_ lookup: Lookup, context: ChannelHandlerContext) {
-        let result = relay.session(named: lookup.name).map {
-            LookupResult(requestID: lookup.requestID, name: lookup.name, status: .online, key: $0.key.rawRepresentation)
-        } ?? LookupResult(requestID: lookup.requestID, name: lookup.name, status: .unknown, key: nil)
-        write(.lookupResult(result), context: context)
+        if let online = relay.session(named: lookup.name) {
+            write(.lookupResult(LookupResult(requestID: lookup.requestID, name: lookup.name, status: .online, key: online.key.rawRepresentation)), context: context)
+            return
+        }
+        let stored = context.eventLoop.makePromise(of: PublicKey?.self)
+        let database = database
+        stored.completeWithTask { try await database.key(of: lookup.name) }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        stored.futureResult.whenComplete { result in
+            let (handler, context) = loopBound.value
+            let key = (try? result.get()) ?? nil
+            let answer = LookupResult(requestID: lookup.requestID, name: lookup.name, status: key == nil ? .unknown : .offline, key: key?.rawRepresentation)
+            handler.write(.lookupResult(answer), context: context)
+        }
     }
 
     // MARK: Writing

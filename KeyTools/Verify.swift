@@ -1,0 +1,39 @@
+import ArgumentParser
+import LanChatClient
+
+extension LanChatKeys {
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the safety number with a contact and, once you confirm it matches theirs, mark them verified."
+        )
+
+        @Argument(help: "The contact's user name.")
+        var name: String
+
+        @OptionGroup var options: HomeOptions
+
+        @Flag(help: "Mark verified without asking (you already compared the numbers).")
+        var yes = false
+
+        func run() throws {
+            let home = options.resolvedHome
+            guard home.hasIdentity else { throw HomeError.noIdentity(home: home.path) }
+            let me = try home.storedName()
+            let myKey = try publicKey(ofKeyFile: home.publicKeyPath, passphrase: nil)
+            let store = try ClientStore(home: home)
+            let key = try store.keyToVerify(name: name)
+            let identityNumber = LanChatClient.Identity.safetyNumber(localName: me.value, localKey: myKey, remoteName: name, remoteKey: key)
+            print("Safety number with \(name):")
+            print("  \(identityNumber)")
+            if !yes {
+                print("Does \(name) see exactly the same number? [y/N] ", terminator: "")
+                guard readLine()?.lowercased().hasPrefix("y") == true else {
+                    print("Not verified.")
+                    throw ExitCode(1)
+                }
+            }
+            try store.markVerified(name: name, key: key)
+            print("\(name) is verified ✓")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import GRDB
+import LanChatCrypto
+
+/// The client's local SQLite database (GRDB) in the LanChat home, `client.sqlite`, mode 0600:
+/// pinned server keys, contacts with their pinned keys and verification state, and accepted message ids.
+public final class ClientStore: Sendable {
+    let queue: DatabaseQueue
+
+    /// Opens (creating if needed) the store of `home`.
+    public convenience init(home: LanChatHome) throws {
+        try home.ensureFolder()
+        let path = home.path + "/client.sqlite"
+        try self.init(queue: DatabaseQueue(path: path, configuration: Self.configuration))
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
+    }
+
+    /// A store that lives only in memory, for tests and one-off probes.
+    public static func inMemory() throws -> ClientStore {
+        try ClientStore(queue: DatabaseQueue(configuration: configuration))
+    }
+
+    private init(queue: DatabaseQueue) throws {
+        self.queue = queue
+        try Self.migrator.migrate(queue)
+    }
+
+    private static var configuration: Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        return configuration
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: trust") { db in
+            try db.execute(sql: """
+                CREATE TABLE knownServer (
+                    address TEXT PRIMARY KEY NOT NULL,
+                    key BLOB NOT NULL,
+                    firstSeen INTEGER NOT NULL
+                );
+                CREATE TABLE contact (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    key BLOB NOT NULL,
+                    firstSeen INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    pendingKey BLOB,
+                    verifiedBeforeChange INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE seenMessage (
+                    senderKey BLOB NOT NULL,
+                    messageID BLOB NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    PRIMARY KEY (senderKey, messageID)
+                );
+                """)
+        }
+        return migrator
+    }
+}
