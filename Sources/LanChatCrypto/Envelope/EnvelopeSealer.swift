@@ -12,11 +12,13 @@ public struct EnvelopeSealer: Sendable {
     }
 
     /// Seals `plaintext` for `recipients`. A direct message must name exactly its one recipient.
+    /// - Parameter messageID: 16 bytes; a fresh random id when nil (a fixed one is for tests and resends).
     public func seal(
         _ plaintext: [UInt8],
         kind: EnvelopeKind,
         to recipients: [EnvelopeRecipient],
-        timestamp: UInt64 = EnvelopeHeader.currentTimestamp()
+        timestamp: UInt64 = EnvelopeHeader.currentTimestamp(),
+        messageID: [UInt8]? = nil
     ) throws -> SealedEnvelope {
         guard !recipients.isEmpty else { throw EnvelopeError.noRecipients }
         if case let .direct(name) = kind, recipients.count != 1 || recipients[0].name != name {
@@ -25,7 +27,7 @@ public struct EnvelopeSealer: Sendable {
         let contentKey = try SecureRandom.secret(32)
         let header = try EnvelopeHeader(
             kind: kind,
-            messageID: SecureRandom.bytes(16),
+            messageID: messageID ?? SecureRandom.bytes(16),
             timestamp: timestamp,
             senderName: senderName,
             senderKey: identity.publicKey,

@@ -45,7 +45,18 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         self.handshakeTimeout = handshakeTimeout
     }
 
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
     public func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    /// Arms the handshake timeout and, for the initiator, sends the first message. Runs once.
+    private func start(context: ChannelHandlerContext) {
+        guard timeout == nil else { return }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timeout = context.eventLoop.scheduleTask(in: handshakeTimeout) {
             let (handler, context) = loopBound.value
@@ -62,7 +73,6 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
                 fail(context: context, ProtocolError.handshakeFailed("\(error)"))
             }
         }
-        context.fireChannelActive()
     }
 
     public func channelInactive(context: ChannelHandlerContext) {

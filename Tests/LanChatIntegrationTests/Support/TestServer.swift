@@ -10,12 +10,13 @@ struct TestServer {
     let server: ChatServer
     let folder: TemporaryFolder
 
-    static func start(threads: Int = 2) async throws -> TestServer {
-        let folder = try TemporaryFolder()
+    /// Starts a server; pass `folder` to reuse another server's data (a restart) and `port` to reuse its address.
+    static func start(threads: Int = 2, port: Int = 0, folder: TemporaryFolder? = nil) async throws -> TestServer {
+        let folder = try folder ?? TemporaryFolder()
         var logger = Logger(label: "test.server")
         logger.logLevel = .critical
         let server = try await ChatServer.start(
-            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: folder.path + "/server", threads: threads),
+            configuration: ServerConfiguration(host: "127.0.0.1", port: port, dataDirectory: folder.path + "/server", threads: threads),
             logger: logger
         )
         return TestServer(server: server, folder: folder)
