@@ -15,6 +15,7 @@ public final class ChatServer: Sendable {
     private let listener: any Channel
     private let relay: Relay
     private let logger: Logger
+    private let expirySweep: RepeatedTask
 
     /// The port actually bound.
     public var port: Int { localAddress.port ?? 0 }
@@ -22,39 +23,59 @@ public final class ChatServer: Sendable {
     /// How the server key is shown to users.
     public var fingerprint: String { ServerFingerprint.of(publicKey) }
 
-    private init(publicKey: PublicKey, group: MultiThreadedEventLoopGroup, listener: any Channel, relay: Relay, logger: Logger) {
+    private init(publicKey: PublicKey, group: MultiThreadedEventLoopGroup, listener: any Channel, services: RelayServices) {
         self.publicKey = publicKey
         self.localAddress = listener.localAddress!
         self.group = group
         self.listener = listener
-        self.relay = relay
-        self.logger = logger
+        self.relay = services.relay
+        self.logger = services.logger
+        let configuration = services.configuration
+        let loop = group.next()
+        expirySweep = loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: configuration.expirySweepInterval) { _ in
+            loop.makeFutureWithTask { await Self.expireStored(services) }
+        }
+    }
+
+    /// Deletes deliveries older than the configured age and reports each in the log.
+    private static func expireStored(_ services: RelayServices) async {
+        let age = UInt64(services.configuration.maxQueuedAge.nanoseconds / 1_000_000)
+        let now = EnvelopeHeader.currentTimestamp()
+        do {
+            for expired in try await services.database.expire(storedBefore: now > age ? now - age : 0) {
+                services.logger.warning("expired \(expired.count) undelivered message(s) from \(expired.sender) to \(expired.recipient): not collected within \(age / 3_600_000) h")
+            }
+        } catch {
+            services.logger.error("cannot expire stored messages: \(error)")
+        }
     }
 
     /// Loads (or creates) the server key and starts listening.
     public static func start(configuration: ServerConfiguration, logger: Logger = Logger(label: "lanchat.server")) async throws -> ChatServer {
         let key = try ServerKeyStore.loadOrCreate(in: configuration.dataDirectory)
         let database = try ServerDatabase(dataDirectory: configuration.dataDirectory)
-        let relay = Relay()
+        let services = RelayServices(relay: Relay(), database: database, configuration: configuration, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         do {
             let listener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.outboundBufferLimit / 2, high: configuration.outboundBufferLimit))
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers([
+                            IdleStateHandler(readTimeout: configuration.pingInterval),
                             ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                             NoiseChannelHandler(role: .responder, localStatic: key, handshakeTimeout: configuration.handshakeTimeout),
                             ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)),
-                            RelayConnectionHandler(relay: relay, database: database, serverName: configuration.serverName, logger: logger),
+                            RelayConnectionHandler(services: services),
                         ])
                     }
                 }
                 .bind(host: configuration.host, port: configuration.port)
                 .get()
-            return ChatServer(publicKey: key.publicKey, group: group, listener: listener, relay: relay, logger: logger)
+            return ChatServer(publicKey: key.publicKey, group: group, listener: listener, services: services)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -66,6 +87,7 @@ public final class ChatServer: Sendable {
 
     /// Stops accepting, tells every client the server is shutting down, closes all connections and the event loops.
     public func shutdown() async {
+        expirySweep.cancel()
         try? await listener.close()
         let farewell = Frame.error(ErrorFrame(code: .shuttingDown, reason: "the server is shutting down")).encoded()
         let sessions = relay.everyone()

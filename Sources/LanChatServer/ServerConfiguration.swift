@@ -17,6 +17,20 @@ public struct ServerConfiguration: Sendable {
     public var maxFrameLength: Int
     /// A connection that has not finished the Noise handshake by then is closed.
     public var handshakeTimeout: TimeAmount
+    /// Most deliveries kept for one offline recipient.
+    public var maxQueuedPerRecipient: Int
+    /// Stored deliveries older than this are deleted (and reported in the log).
+    public var maxQueuedAge: TimeAmount
+    /// How often expired deliveries are swept.
+    public var expirySweepInterval: TimeAmount
+    /// A client whose outbound buffer stays full (it does not read) this long is disconnected.
+    public var slowReaderTimeout: TimeAmount
+    /// Outbound bytes buffered for one connection before it counts as not reading.
+    public var outboundBufferLimit: Int
+    /// Sustained `send` frames per second per connection (bursts of twice that are allowed).
+    public var maxMessagesPerSecond: Int
+    /// A connection silent this long is pinged; silent for another period, it is closed.
+    public var pingInterval: TimeAmount
 
     public init(
         host: String = "0.0.0.0",
@@ -25,7 +39,14 @@ public struct ServerConfiguration: Sendable {
         threads: Int = System.coreCount,
         serverName: String = "LanChat relay",
         maxFrameLength: Int = ProtocolLimits.defaultMaxFrameLength,
-        handshakeTimeout: TimeAmount = .seconds(10)
+        handshakeTimeout: TimeAmount = .seconds(10),
+        maxQueuedPerRecipient: Int = 10_000,
+        maxQueuedAge: TimeAmount = .hours(24 * 7),
+        expirySweepInterval: TimeAmount = .seconds(60),
+        slowReaderTimeout: TimeAmount = .seconds(10),
+        outboundBufferLimit: Int = 1 << 20,
+        maxMessagesPerSecond: Int = 500,
+        pingInterval: TimeAmount = .seconds(30)
     ) {
         self.host = host
         self.port = port
@@ -34,6 +55,13 @@ public struct ServerConfiguration: Sendable {
         self.serverName = serverName
         self.maxFrameLength = maxFrameLength
         self.handshakeTimeout = handshakeTimeout
+        self.maxQueuedPerRecipient = maxQueuedPerRecipient
+        self.maxQueuedAge = maxQueuedAge
+        self.expirySweepInterval = expirySweepInterval
+        self.slowReaderTimeout = slowReaderTimeout
+        self.outboundBufferLimit = outboundBufferLimit
+        self.maxMessagesPerSecond = maxMessagesPerSecond
+        self.pingInterval = pingInterval
     }
 }
 

@@ -4,46 +4,63 @@ import LanChatClient
 struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
-        abstract: "Chat interactively: typed lines go to everyone; /help lists commands."
+        abstract: "Chat interactively: typed lines go to everyone; /help lists commands.",
+        discussion: "The chat reconnects by itself when the server goes away; what you type meanwhile waits in the outbox."
     )
 
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
-        let lines = LineReader(StandardInput.lines())
         let identity = try options.identity {
             print("Enter username: ", terminator: "")
             return readLine()
         }
-        let client = try await options.connect(as: identity)
-        Console.line("Connected to \(client.serverName) at \(try options.serverAddress) as \(identity.name).")
-        Console.line("Your fingerprint: \(identity.fingerprint)")
+        let store = try ClientStore(home: options.resolvedHome)
+        let connection = ChatConnection(to: try options.serverAddress, as: identity, store: store)
+        Console.line("You are \(identity.name); your fingerprint: \(identity.fingerprint)")
         Console.line(ChatSession.help)
-        let session = ChatSession(client: client, lines: lines)
-        let printer = Task {
-            for await event in client.events { Console.line(EventText.line(for: event)) }
+        await connection.start()
+        let stopped = await withTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                let session = ChatSession(connection: connection, identity: identity, store: store, lines: LineReader(StandardInput.lines()))
+                while let line = await session.lines.next() {
+                    guard await session.handle(line) else { break }
+                }
+                return false
+            }
+            tasks.addTask {
+                for await event in connection.events {
+                    Console.line(ConnectionText.line(for: event))
+                    if case .stopped = event { return true }
+                }
+                return false
+            }
+            let first = await tasks.next() ?? false
+            tasks.cancelAll()
+            return first
         }
-        while let line = await lines.next() {
-            guard await session.handle(line) else { break }
-        }
-        await client.close()
-        printer.cancel()
+        await connection.close()
+        if stopped { throw ExitCode(2) }
     }
 }
 
 /// Interprets what the user types in `chat`.
 struct ChatSession {
     static let help = """
-        Type a message and press Enter to send it to everyone.
-          /msg NAME TEXT   send TEXT privately to NAME
+        Type a message and press Enter to send it to everyone online.
+          /msg NAME TEXT   send TEXT privately to NAME (kept for them if they are offline)
+          /all+ TEXT       send to everyone, also those offline (kept for them)
           /who             list who is online, with fingerprints (✓ = verified)
           /verify NAME     compare safety numbers with NAME and mark them verified
           /trust NAME      accept NAME's changed key
+          /history [NAME]  show saved messages (with NAME only)
           /help            show this help
           /quit            leave (Ctrl-D works too)
         """
 
-    let client: ChatClient
+    let connection: ChatConnection
+    let identity: Identity
+    let store: ClientStore
     let lines: LineReader
 
     /// Handles one typed line; false when the user wants to leave.
@@ -58,32 +75,25 @@ struct ChatSession {
             case "/help":
                 Console.line(Self.help)
             case "/who":
-                let peers = client.peers
-                Console.line(peers.isEmpty ? "Nobody else is online." : "Online:")
-                for peer in peers { Console.line("  \(peer.name)  \(peer.fingerprint)  \(Self.mark(peer.state))") }
-            case "/trust":
-                guard words.count == 2 else {
-                    Console.line("Usage: /trust NAME")
-                    return true
-                }
-                let contact = try client.trust(String(words[1]))
+                try await who()
+            case "/msg" where words.count == 3:
+                report(try await connection.send(String(words[2]), to: String(words[1])), to: String(words[1]))
+            case "/all+" where words.count >= 2:
+                let text = trimmed.dropFirst("/all+".count).trimmingCharacters(in: .whitespaces)
+                report(try await connection.send(text, to: nil, includeOffline: true), to: nil)
+            case "/trust" where words.count == 2:
+                let contact = try store.trust(name: String(words[1]))
                 Console.line("Accepted \(contact.name)'s new key \(contact.fingerprint). Verify it with /verify \(contact.name).")
-            case "/verify":
-                guard words.count == 2 else {
-                    Console.line("Usage: /verify NAME")
-                    return true
-                }
+            case "/verify" where words.count == 2:
                 try await verify(String(words[1]))
-            case "/msg":
-                guard words.count == 3 else {
-                    Console.line("Usage: /msg NAME TEXT")
-                    return true
-                }
-                try await client.sendPrivate(String(words[2]), to: String(words[1]))
+            case "/history":
+                showHistory(with: words.count >= 2 ? String(words[1]) : nil)
+            case "/msg", "/all+", "/trust", "/verify":
+                Console.line("Usage: see /help")
             case let command where command.hasPrefix("/"):
                 Console.line("Unknown command \(command); type /help")
             default:
-                try await client.broadcast(trimmed)
+                report(try await connection.send(trimmed, to: nil), to: nil)
             }
         } catch {
             Console.line("! \(error)")
@@ -91,16 +101,46 @@ struct ChatSession {
         return true
     }
 
+    private func who() async throws {
+        guard let client = await connection.client else {
+            Console.line("Not connected right now.")
+            return
+        }
+        let peers = client.peers
+        Console.line(peers.isEmpty ? "Nobody else is online." : "Online:")
+        for peer in peers { Console.line("  \(peer.name)  \(peer.fingerprint)  \(Self.mark(peer.state))") }
+    }
+
+    private func report(_ outcome: ChatConnection.SendOutcome, to recipient: String?) {
+        switch outcome {
+        case let .sent(receipt):
+            if receipt.stored > 0 { Console.line("* kept on the server for \(recipient ?? "\(receipt.stored) offline user(s)") until they connect") }
+            if !receipt.skipped.isEmpty { Console.line("! not sent to \(receipt.skipped.joined(separator: ", ")): their key changed (see /verify, /trust)") }
+        case .queued:
+            Console.line("* not connected: kept in the outbox, sent when the server is back")
+        }
+    }
+
     private func verify(_ name: String) async throws {
-        let number = try client.safetyNumber(with: name)
+        let number = identity.safetyNumber(with: name, key: try store.keyToVerify(name: name))
         Console.line("Safety number with \(name):\n  \(number)")
         Console.line("Compare it with what \(name) sees (in person or by phone). Does it match exactly? [y/N]")
         guard let answer = await lines.next(), answer.lowercased().hasPrefix("y") else {
             Console.line("Not verified.")
             return
         }
-        try client.markVerified(name)
+        try store.markVerified(name: name, key: try store.keyToVerify(name: name))
         Console.line("\(name) is verified ✓")
+    }
+
+    private func showHistory(with peer: String?) {
+        do {
+            let entries = try store.history(with: peer).suffix(50)
+            if entries.isEmpty { Console.line("No saved messages\(peer.map { " with \($0)" } ?? "").") }
+            for entry in entries { Console.line(HistoryText.line(for: entry)) }
+        } catch {
+            Console.line("! cannot read the history: \(error)")
+        }
     }
 
     static func mark(_ state: Contact.State?) -> String {
@@ -114,7 +154,8 @@ struct ChatSession {
 }
 
 /// Reads typed lines one at a time, for commands that ask a follow-up question.
-final class LineReader {
+final class LineReader: @unchecked Sendable {
+    // Used by one task at a time: the chat's input loop.
     private var iterator: AsyncStream<String>.Iterator
 
     init(_ lines: AsyncStream<String>) {
@@ -123,5 +164,19 @@ final class LineReader {
 
     func next() async -> String? {
         await iterator.next()
+    }
+}
+
+/// One readable line per connection event.
+enum ConnectionText {
+    static func line(for event: ChatConnection.Event) -> String {
+        switch event {
+        case let .connected(server): "* connected to \(server)"
+        case let .chat(event): EventText.line(for: event)
+        case let .reconnecting(after, reason): "* \(reason); reconnecting in \(Console.seconds(after))"
+        case let .sentFromOutbox(text, recipient): "* sent from the outbox\(recipient.map { " to \($0)" } ?? ""): \(text)"
+        case let .outboxRefused(text, reason): "! could not send '\(text)' from the outbox: \(reason)"
+        case let .stopped(reason): "!! stopped: \(reason)"
+        }
     }
 }

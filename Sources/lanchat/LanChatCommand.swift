@@ -7,6 +7,6 @@ struct LanChatCommand: AsyncParsableCommand {
         commandName: "lanchat",
         abstract: "End-to-end encrypted chat for a local network.",
         discussion: "Run one 'lanchat server' on the LAN; everyone else runs 'lanchat chat'. The server only relays ciphertext.",
-        subcommands: [ServerCommand.self, ChatCommand.self, SendCommand.self, ListenCommand.self, TrustServerCommand.self]
+        subcommands: [ServerCommand.self, ChatCommand.self, SendCommand.self, ListenCommand.self, HistoryCommand.self, TrustServerCommand.self]
     )
 }

@@ -15,12 +15,16 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "Send to everyone online.")
     var all = false
 
+    @Flag(help: "With --all, also reach registered users who are offline (the server keeps it for them).")
+    var includeOffline = false
+
     @Argument(help: "The message text.")
     var text: String
 
     func validate() throws {
         guard (to == nil) != !all else { throw ValidationError("give exactly one of --to NAME or --all") }
         guard !text.isEmpty else { throw ValidationError("the message is empty") }
+        guard all || !includeOffline else { throw ValidationError("--include-offline goes with --all") }
     }
 
     func run() async throws {
@@ -28,10 +32,13 @@ struct SendCommand: AsyncParsableCommand {
         do {
             if let to {
                 let receipt = try await client.sendPrivate(text, to: to)
-                Console.line("Sent to \(to) (message \(receipt.messageID))")
+                Console.line(receipt.stored > 0
+                    ? "\(to) is offline: the server keeps it until they connect (message \(receipt.messageID))"
+                    : "Sent to \(to) (message \(receipt.messageID))")
             } else {
-                let receipt = try await client.broadcast(text)
-                Console.line("Sent to \(receipt.delivered) user(s) (message \(receipt.messageID))")
+                let receipt = try await client.broadcast(text, includeOffline: includeOffline)
+                Console.line("Sent to \(receipt.delivered) user(s) online\(receipt.stored > 0 ? ", kept for \(receipt.stored) offline" : "") (message \(receipt.messageID))")
+                if !receipt.skipped.isEmpty { Console.error("Not sent to \(receipt.skipped.joined(separator: ", ")): their key changed (lanchat-keys contacts)") }
                 if !receipt.missed.isEmpty { Console.error("Not delivered to: \(receipt.missed.joined(separator: ", "))") }
             }
         } catch {

@@ -45,10 +45,29 @@ struct RunServer: AsyncParsableCommand {
     @Option(help: "Largest frame accepted from a client, in bytes.")
     var maxFrameBytes = 1 << 20
 
+    @Option(help: "Most messages kept for one offline user.")
+    var maxQueued = 10_000
+
+    @Option(help: "Hours a message waits for an offline user before it expires (reported in the log).")
+    var maxQueuedHours = 24 * 7
+
+    @Option(help: "Seconds a client may leave its outbound buffer full (not reading) before it is disconnected.")
+    var slowReaderSeconds = 10
+
+    @Option(help: "Sustained messages per second one connection may send.")
+    var maxMessagesPerSecond = 500
+
+    @Option(help: "Seconds of silence before a connection is pinged (and closed after as many again).")
+    var pingSeconds = 30
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
+        for (name, value) in [("--max-queued", maxQueued), ("--max-queued-hours", maxQueuedHours), ("--slow-reader-seconds", slowReaderSeconds),
+                              ("--max-messages-per-second", maxMessagesPerSecond), ("--ping-seconds", pingSeconds)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1")
+        }
     }
 
     func run() async throws {
@@ -58,7 +77,10 @@ struct RunServer: AsyncParsableCommand {
             return handler
         }
         let server = try await ChatServer.start(configuration: ServerConfiguration(
-            host: host, port: port, dataDirectory: data.directory, threads: threads, maxFrameLength: maxFrameBytes
+            host: host, port: port, dataDirectory: data.directory, threads: threads, maxFrameLength: maxFrameBytes,
+            maxQueuedPerRecipient: maxQueued, maxQueuedAge: .hours(Int64(maxQueuedHours)),
+            slowReaderTimeout: .seconds(Int64(slowReaderSeconds)), maxMessagesPerSecond: maxMessagesPerSecond,
+            pingInterval: .seconds(Int64(pingSeconds))
         ))
         Console.line("Running the server on \(host) \(server.port)")
         Console.line("Server key fingerprint: \(server.fingerprint)")

@@ -111,8 +111,13 @@ struct MalformedInput: Sendable, CustomTestStringConvertible {
     var testDescription: String { label }
 
     static let all: [MalformedInput] = [
-        MalformedInput(label: "unknown type byte", wire: FrameSamples.rawFrame(type: 0x0D), error: .unknownFrameType(0x0D)),
+        MalformedInput(label: "unknown type byte", wire: FrameSamples.rawFrame(type: 0x10), error: .unknownFrameType(0x10)),
         MalformedInput(label: "type byte zero", wire: FrameSamples.rawFrame(type: 0x00), error: .unknownFrameType(0x00)),
+        MalformedInput(
+            label: "undefined flag bits",
+            wire: FrameSamples.rawFrame(type: Frame.Kind.deliver.rawValue) { $0.writeInteger(UInt8(0x82)) },
+            error: .malformedFrame("unknown bits in deliver flags")
+        ),
         MalformedInput(
             label: "truncated integer",
             wire: FrameSamples.rawFrame(type: Frame.Kind.ping.rawValue) { $0.writeInteger(UInt32(1)) },
@@ -141,6 +146,7 @@ struct MalformedInput: Sendable, CustomTestStringConvertible {
         MalformedInput(
             label: "truncated body",
             wire: FrameSamples.rawFrame(type: Frame.Kind.deliver.rawValue) {
+                $0.writeInteger(UInt8(0))
                 $0.writeInteger(UInt16(0))
                 $0.writeInteger(UInt32(100))
                 $0.writeBytes([1, 2, 3])

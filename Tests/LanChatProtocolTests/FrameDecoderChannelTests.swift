@@ -72,8 +72,8 @@ struct FrameDecoderChannelTests {
     @Test("a malformed frame fails the pipeline with its ProtocolError")
     func malformedFrame() throws {
         let channel = makeChannel()
-        #expect(throws: ProtocolError.unknownFrameType(0x0D)) {
-            try channel.writeInbound(FrameSamples.rawFrame(type: 0x0D))
+        #expect(throws: ProtocolError.unknownFrameType(0x10)) {
+            try channel.writeInbound(FrameSamples.rawFrame(type: 0x10))
         }
         #expect(try channel.readInbound(as: Frame.self) == nil)
         #expect(try channel.finish().isClean)

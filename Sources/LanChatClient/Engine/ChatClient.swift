@@ -96,15 +96,18 @@ public final class ChatClient: Sendable {
         let contact = try core.checkPresentedKey(try await presentedKey(of: name), of: name)
         let receipt = try await send(text, kind: .direct(recipient: name), to: [Peer(name: name, key: contact.key)], skipped: [])
         try store.markUsed(name: name)
+        try record(receipt, text: text, peer: name, isPrivate: true, verified: contact.state == .verified)
         return receipt
     }
 
-    /// Sends `text` to everyone else online whose key is trusted; returns once the server has accepted it.
+    /// Sends `text` to everyone else online whose key is trusted (with `includeOffline`, also to every
+    /// registered user who is offline: the server stores it for them); returns once the server has accepted it.
     /// Users whose key changed are left out and named in the receipt's `skipped`.
     @discardableResult
-    public func broadcast(_ text: String) async throws -> SendReceipt {
+    public func broadcast(_ text: String, includeOffline: Bool = false) async throws -> SendReceipt {
         var recipients: [Peer] = [], skipped: [String] = []
-        for peer in peers {
+        let candidates = includeOffline ? try await registeredUsers().filter { $0.name != identity.name.value } : peers
+        for peer in candidates {
             if let contact = try? core.checkPresentedKey(peer.key, of: peer.name) {
                 recipients.append(Peer(name: peer.name, key: contact.key))
             } else {
@@ -115,7 +118,26 @@ public final class ChatClient: Sendable {
             if let first = skipped.first { throw ClientError.keyChanged(name: first, pinned: "(see the warning above)", presented: "(changed)") }
             throw ClientError.nobodyOnline
         }
-        return try await send(text, kind: .broadcast, to: recipients, skipped: skipped)
+        let receipt = try await send(text, kind: .broadcast, to: recipients, skipped: skipped, storeForOffline: includeOffline)
+        try record(receipt, text: text, peer: "*", isPrivate: false, verified: false)
+        return receipt
+    }
+
+    /// Every user registered on the server, online or not, with the key the server presents.
+    public func registeredUsers() async throws -> [Peer] {
+        let answer = try await core.request { .listUsers(requestID: $0) }
+        guard case let .userList(list) = answer else { throw ClientError.disconnected("unexpected answer to listUsers") }
+        return list.users.compactMap { entry in
+            (try? PublicKey(rawRepresentation: entry.user.key)).map { Peer(name: entry.user.name, key: $0) }
+        }
+    }
+
+    private func record(_ receipt: SendReceipt, text: String, peer: String, isPrivate: Bool, verified: Bool) throws {
+        let now = EnvelopeHeader.currentTimestamp()
+        try store.record(HistoryEntry(
+            id: receipt.messageID, direction: .outgoing, peer: peer, sender: identity.name.value, isPrivate: isPrivate,
+            text: text, sentAt: receipt.sentAt, recordedAt: now, verified: verified
+        ))
     }
 
     /// Accepts the changed key of `name` (after the user checked it); fails for a contact that was verified.
@@ -157,15 +179,17 @@ public final class ChatClient: Sendable {
         return peer.key
     }
 
-    private func send(_ text: String, kind: EnvelopeKind, to peers: [Peer], skipped: [String]) async throws -> SendReceipt {
+    private func send(_ text: String, kind: EnvelopeKind, to peers: [Peer], skipped: [String], storeForOffline: Bool = false) async throws -> SendReceipt {
         let plaintext = MessageContent.encode(text: text)
         guard plaintext.count <= ProtocolLimits.defaultMaxFrameLength - 64 * 1024 else { throw ClientError.messageTooLarge(plaintext.count) }
         let envelope = try sealer.seal(plaintext, kind: kind, to: peers.map { EnvelopeRecipient(name: $0.name, publicKey: $0.key) })
-        let messageID = Hex.encode(try EnvelopeHeader(decoding: envelope.header).messageID)
+        let header = try EnvelopeHeader(decoding: envelope.header)
+        let messageID = Hex.encode(header.messageID)
         let allocator = channel.allocator
         let answer = try await core.request { requestID in
             .send(Send(
                 requestID: requestID,
+                storeForOffline: storeForOffline,
                 header: allocator.buffer(bytes: envelope.header),
                 body: allocator.buffer(bytes: envelope.body),
                 wraps: envelope.wraps.map { Send.Wrap(recipient: $0.recipient, wrap: allocator.buffer(bytes: $0.wrap)) }
@@ -173,11 +197,13 @@ public final class ChatClient: Sendable {
         }
         switch answer {
         case let .ack(ack):
-            return SendReceipt(messageID: messageID, delivered: Int(ack.delivered), stored: Int(ack.stored), missed: ack.missed, skipped: skipped)
+            return SendReceipt(messageID: messageID, sentAt: header.timestamp, delivered: Int(ack.delivered), stored: Int(ack.stored), missed: ack.missed, skipped: skipped)
         case let .error(error) where error.code == .recipientOffline:
             throw ClientError.recipientOffline(peers.first?.name ?? "the recipient")
         case let .error(error) where error.code == .unknownRecipient:
             throw ClientError.unknownRecipient(peers.first?.name ?? "the recipient")
+        case let .error(error) where error.code == .rateLimited:
+            throw ClientError.rateLimited(error.reason)
         case let .error(error):
             throw ClientError.refused(error)
         default:

@@ -54,6 +54,8 @@ public enum ChatEvent: Hashable, Sendable {
 /// The server's answer to a sent message.
 public struct SendReceipt: Hashable, Sendable {
     public let messageID: String
+    /// The envelope's timestamp, ms since 1970.
+    public let sentAt: UInt64
     public let delivered: Int
     public let stored: Int
     public let missed: [String]

@@ -124,11 +124,13 @@ final class ClientCore: Sendable {
                 eventSink.yield(.left(peer))
             }
         case let .deliver(deliver):
-            open(deliver)
+            receive(deliver, channel: channel)
         case let .ack(ack):
             answer(ack.requestID, with: frame)
         case let .lookupResult(result):
             answer(result.requestID, with: frame)
+        case let .userList(list):
+            answer(list.requestID, with: frame)
         case let .error(error):
             if error.requestID != 0, answer(error.requestID, with: frame) { return }
             welcome.fail(ClientError.refused(error))
@@ -137,7 +139,7 @@ final class ClientCore: Sendable {
             channel.writeAndFlush(Frame.pong(nonce).encoded(allocator: channel.allocator), promise: nil)
         case let .bye(reason):
             eventSink.yield(.notice(reason))
-        case .pong, .hello, .lookup, .send:
+        case .pong, .hello, .lookup, .send, .deliveryAck, .listUsers:
             break
         }
     }
@@ -180,7 +182,36 @@ final class ClientCore: Sendable {
 
     // MARK: Incoming envelopes
 
-    private func open(_ deliver: Deliver) {
+    /// What became of one delivery.
+    private enum Arrival {
+        case accepted(ReceivedMessage)
+        case duplicate(String)
+        case rejected(String)
+    }
+
+    /// Opens, checks and saves a delivery, reports it, and acknowledges a stored one once it is saved here.
+    private func receive(_ deliver: Deliver, channel: any Channel) {
+        let arrival = open(deliver)
+        var saved = true
+        switch arrival {
+        case let .accepted(message):
+            eventSink.yield(.message(message))
+        case let .duplicate(reason) where !deliver.stored:
+            eventSink.yield(.rejected(reason: reason))
+        case .duplicate:
+            break // a stored delivery sent again after a reconnect: already shown once
+        case let .rejected(reason):
+            saved = !reason.hasPrefix(Self.storeFailurePrefix)
+            eventSink.yield(.rejected(reason: reason))
+        }
+        if deliver.stored, saved, let messageID = deliver.header.getBytes(at: deliver.header.readerIndex + 2, length: 16) {
+            channel.writeAndFlush(Frame.deliveryAck(DeliveryAck(messageID: messageID)).encoded(allocator: channel.allocator), promise: nil)
+        }
+    }
+
+    private static let storeFailurePrefix = "not saved"
+
+    private func open(_ deliver: Deliver) -> Arrival {
         let opened: OpenedEnvelope
         do {
             opened = try opener.open(
@@ -189,43 +220,37 @@ final class ClientCore: Sendable {
                 wrap: Array(deliver.wrap.readableBytesView)
             )
         } catch {
-            eventSink.yield(.rejected(reason: "dropped an incoming message that failed verification: \(error)"))
-            return
+            return .rejected("dropped an incoming message that failed verification: \(error)")
         }
         let header = opened.header
         guard MessageWindow.accepts(header.timestamp) else {
-            eventSink.yield(.rejected(reason: "dropped a message from \(header.senderName) whose timestamp lies outside the accepted window (clock skew or a replay)"))
-            return
+            return .rejected("dropped a message from \(header.senderName) whose timestamp lies outside the accepted window (clock skew or a replay)")
         }
         let contact: Contact
         do {
             contact = try checkPresentedKey(header.senderKey, of: header.senderName)
         } catch {
-            eventSink.yield(.rejected(reason: "dropped a message claiming to be from \(header.senderName) under a key that is not their pinned key; it is not shown"))
-            return
+            return .rejected("dropped a message claiming to be from \(header.senderName) under a key that is not their pinned key; it is not shown")
         }
         guard let text = MessageContent.decodeText(opened.plaintext) else {
-            eventSink.yield(.rejected(reason: "dropped a message from \(header.senderName) whose content is not valid text"))
-            return
-        }
-        do {
-            guard try store.recordAccepted(messageID: header.messageID, senderKey: header.senderKey, timestamp: header.timestamp) else {
-                eventSink.yield(.rejected(reason: "dropped a replayed copy of message \(Hex.encode(header.messageID)) from \(header.senderName)"))
-                return
-            }
-            try store.markUsed(name: header.senderName)
-        } catch {
-            eventSink.yield(.rejected(reason: "dropped a message from \(header.senderName): the local store failed (\(error))"))
-            return
+            return .rejected("dropped a message from \(header.senderName) whose content is not valid text")
         }
         let isPrivate = if case .direct = header.kind { true } else { false }
-        eventSink.yield(.message(ReceivedMessage(
+        let message = ReceivedMessage(
             id: Hex.encode(header.messageID),
             sender: Peer(name: header.senderName, key: header.senderKey, state: contact.state == .new ? .pinned : contact.state),
             text: text,
             isPrivate: isPrivate,
             sentAt: header.timestamp
-        )))
+        )
+        do {
+            guard try store.acceptIncoming(message, messageID: header.messageID) else {
+                return .duplicate("dropped a replayed copy of message \(message.id) from \(header.senderName)")
+            }
+        } catch {
+            return .rejected("\(Self.storeFailurePrefix): a message from \(header.senderName) could not be saved (\(error)); the server keeps it")
+        }
+        return .accepted(message)
     }
 }
 

@@ -13,6 +13,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case messageTooLarge(Int)
     case serverKeyChanged(address: String, pinned: String, presented: String)
     case keyChanged(name: String, pinned: String, presented: String)
+    case rateLimited(String)
 
     public var description: String {
         switch self {
@@ -36,6 +37,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
             Ask the operator for the fingerprint ('lanchat server' prints it). If it matches
             the presented key, run: lanchat trust-server \(address)
             """
+        case let .rateLimited(reason): "the server is limiting this connection: \(reason)"
         case let .keyChanged(name, pinned, presented):
             """
             WARNING: \(name)'s key has changed! Not sending to it.

@@ -3,7 +3,8 @@ import GRDB
 import LanChatCrypto
 
 /// The client's local SQLite database (GRDB) in the LanChat home, `client.sqlite`, mode 0600:
-/// pinned server keys, contacts with their pinned keys and verification state, and accepted message ids.
+/// pinned server keys, contacts with their pinned keys and verification state, accepted message ids,
+/// the conversation history and the outbox of messages waiting for the server.
 public final class ClientStore: Sendable {
     let queue: DatabaseQueue
 
@@ -55,6 +56,30 @@ public final class ClientStore: Sendable {
                     messageID BLOB NOT NULL,
                     timestamp INTEGER NOT NULL,
                     PRIMARY KEY (senderKey, messageID)
+                );
+                """)
+        }
+        migrator.registerMigration("v2: history and outbox") { db in
+            try db.execute(sql: """
+                CREATE TABLE message (
+                    id TEXT NOT NULL,
+                    direction TEXT NOT NULL,
+                    peer TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    isPrivate INTEGER NOT NULL,
+                    text TEXT NOT NULL,
+                    sentAt INTEGER NOT NULL,
+                    recordedAt INTEGER NOT NULL,
+                    verified INTEGER NOT NULL,
+                    PRIMARY KEY (id, direction)
+                );
+                CREATE INDEX messageByTime ON message (sentAt);
+                CREATE TABLE outbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    recipient TEXT,
+                    includeOffline INTEGER NOT NULL,
+                    text TEXT NOT NULL,
+                    createdAt INTEGER NOT NULL
                 );
                 """)
         }

@@ -37,6 +37,13 @@ extension ByteBuffer {
         return value
     }
 
+    /// Reads a flags byte whose only defined bit is bit 0; other bits must be zero.
+    mutating func readFlags(_ field: String) throws -> Bool {
+        let flags: UInt8 = try readWireInteger(field)
+        guard flags & ~1 == 0 else { throw ProtocolError.malformedFrame("unknown bits in \(field)") }
+        return flags == 1
+    }
+
     mutating func readString8(_ field: String) throws -> String {
         try readUTF8(field, count: Int(readWireInteger(field, as: UInt8.self)))
     }

@@ -36,6 +36,7 @@ extension Frame {
             self = .lookupResult(LookupResult(requestID: requestID, name: name, status: status, key: key))
         case .send:
             let requestID: UInt32 = try frame.readWireInteger("request id")
+            let flags = try frame.readFlags("send flags")
             let header = try frame.readBytes16("header")
             let body = try frame.readBytes32("body")
             let count: UInt16 = try frame.readWireInteger("wrap count")
@@ -44,9 +45,10 @@ extension Frame {
             for _ in 0..<count {
                 wraps.append(Send.Wrap(recipient: try frame.readString8("recipient"), wrap: try frame.readBytes16("wrap")))
             }
-            self = .send(Send(requestID: requestID, header: header, body: body, wraps: wraps))
+            self = .send(Send(requestID: requestID, storeForOffline: flags, header: header, body: body, wraps: wraps))
         case .deliver:
-            self = .deliver(Deliver(header: try frame.readBytes16("header"), body: try frame.readBytes32("body"), wrap: try frame.readBytes16("wrap")))
+            let stored = try frame.readFlags("deliver flags")
+            self = .deliver(Deliver(stored: stored, header: try frame.readBytes16("header"), body: try frame.readBytes32("body"), wrap: try frame.readBytes16("wrap")))
         case .ack:
             let requestID: UInt32 = try frame.readWireInteger("request id")
             let delivered: UInt16 = try frame.readWireInteger("delivered count")
@@ -65,6 +67,20 @@ extension Frame {
             self = .pong(try frame.readWireInteger("pong nonce"))
         case .bye:
             self = .bye(try frame.readString16("reason"))
+        case .deliveryAck:
+            guard let messageID = frame.readBytes(length: 16) else { throw ProtocolError.malformedFrame("truncated message id") }
+            self = .deliveryAck(DeliveryAck(messageID: messageID))
+        case .listUsers:
+            self = .listUsers(requestID: try frame.readWireInteger("request id"))
+        case .userList:
+            let requestID: UInt32 = try frame.readWireInteger("request id")
+            let count: UInt16 = try frame.readWireInteger("user count")
+            var users: [UserList.Entry] = []
+            for _ in 0..<count {
+                let user = try DirectoryEntry(decoding: &frame)
+                users.append(UserList.Entry(user: user, online: try frame.readFlags("online flag")))
+            }
+            self = .userList(UserList(requestID: requestID, users: users))
         }
         guard frame.readableBytes == 0 else { throw ProtocolError.malformedFrame("\(frame.readableBytes) unexpected bytes after a \(kind) frame") }
     }

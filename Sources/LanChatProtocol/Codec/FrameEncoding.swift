@@ -30,6 +30,7 @@ extension Frame {
             if result.status != .unknown { buffer.writeBytes(result.key ?? []) }
         case let .send(send):
             buffer.writeInteger(send.requestID)
+            buffer.writeInteger(send.storeForOffline ? UInt8(1) : 0)
             buffer.writeBytes16(send.header)
             buffer.writeBytes32(send.body)
             buffer.writeInteger(UInt16(send.wraps.count))
@@ -38,6 +39,7 @@ extension Frame {
                 buffer.writeBytes16(wrap.wrap)
             }
         case let .deliver(deliver):
+            buffer.writeInteger(deliver.stored ? UInt8(1) : 0)
             buffer.writeBytes16(deliver.header)
             buffer.writeBytes32(deliver.body)
             buffer.writeBytes16(deliver.wrap)
@@ -55,6 +57,17 @@ extension Frame {
             buffer.writeInteger(nonce)
         case let .bye(reason):
             buffer.writeString16(reason)
+        case let .deliveryAck(ack):
+            buffer.writeBytes(ack.messageID)
+        case let .listUsers(requestID):
+            buffer.writeInteger(requestID)
+        case let .userList(list):
+            buffer.writeInteger(list.requestID)
+            buffer.writeInteger(UInt16(list.users.count))
+            for entry in list.users {
+                entry.user.encode(into: &buffer)
+                buffer.writeInteger(entry.online ? UInt8(1) : 0)
+            }
         }
         buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
     }
@@ -77,14 +90,15 @@ extension DirectoryEntry {
 /// The `deliver` frame split for fan-out: the part shared by every recipient is encoded once; only the
 /// wrap differs. Writing `shared` then `wrap(…)` produces exactly `Frame.deliver(…).encode`.
 public struct DeliveryEncoding: Sendable {
-    /// Length prefix, type byte, header and body: identical for every recipient.
+    /// Length prefix, type byte, flags, header and body: identical for every recipient.
     public let shared: ByteBuffer
 
     /// Encodes the shared part for wraps of `wrapLength` bytes.
-    public init(header: ByteBuffer, body: ByteBuffer, wrapLength: Int = ProtocolLimits.wrapLength, allocator: ByteBufferAllocator) {
-        var buffer = allocator.buffer(capacity: 4 + 1 + 2 + header.readableBytes + 4 + body.readableBytes)
-        buffer.writeInteger(UInt32(1 + 2 + header.readableBytes + 4 + body.readableBytes + 2 + wrapLength))
+    public init(stored: Bool = false, header: ByteBuffer, body: ByteBuffer, wrapLength: Int = ProtocolLimits.wrapLength, allocator: ByteBufferAllocator) {
+        var buffer = allocator.buffer(capacity: 4 + 2 + 2 + header.readableBytes + 4 + body.readableBytes)
+        buffer.writeInteger(UInt32(2 + 2 + header.readableBytes + 4 + body.readableBytes + 2 + wrapLength))
         buffer.writeInteger(Frame.Kind.deliver.rawValue)
+        buffer.writeInteger(stored ? UInt8(1) : 0)
         buffer.writeBytes16(header)
         buffer.writeBytes32(body)
         shared = buffer

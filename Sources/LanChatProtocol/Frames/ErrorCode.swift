@@ -16,6 +16,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable {
     case shuttingDown = 14
     case replaced = 15
     case internalError = 16
+    case queueFull = 17
     /// A code this implementation does not know (from a newer peer).
     case unknown = 0xFFFF
 }

@@ -15,11 +15,15 @@ public enum Frame: Equatable, Sendable {
     case ping(UInt64)
     case pong(UInt64)
     case bye(String)
+    case deliveryAck(DeliveryAck)
+    case listUsers(requestID: UInt32)
+    case userList(UserList)
 
     /// The type byte of each frame.
     public enum Kind: UInt8, Sendable {
         case hello = 0x01, welcome = 0x02, presence = 0x03, lookup = 0x04, lookupResult = 0x05
         case send = 0x06, deliver = 0x07, ack = 0x08, error = 0x09, ping = 0x0A, pong = 0x0B, bye = 0x0C
+        case deliveryAck = 0x0D, listUsers = 0x0E, userList = 0x0F
     }
 
     public var kind: Kind {
@@ -36,6 +40,9 @@ public enum Frame: Equatable, Sendable {
         case .ping: .ping
         case .pong: .pong
         case .bye: .bye
+        case .deliveryAck: .deliveryAck
+        case .listUsers: .listUsers
+        case .userList: .userList
         }
     }
 }
@@ -134,12 +141,15 @@ public struct Send: Equatable, Sendable {
     }
 
     public var requestID: UInt32
+    /// Store the envelope for named recipients who are offline (always done for a direct message).
+    public var storeForOffline: Bool
     public var header: ByteBuffer
     public var body: ByteBuffer
     public var wraps: [Wrap]
 
-    public init(requestID: UInt32, header: ByteBuffer, body: ByteBuffer, wraps: [Wrap]) {
+    public init(requestID: UInt32, storeForOffline: Bool = false, header: ByteBuffer, body: ByteBuffer, wraps: [Wrap]) {
         self.requestID = requestID
+        self.storeForOffline = storeForOffline
         self.header = header
         self.body = body
         self.wraps = wraps
@@ -148,11 +158,14 @@ public struct Send: Equatable, Sendable {
 
 /// Server → client: one envelope with only this recipient's wrap.
 public struct Deliver: Equatable, Sendable {
+    /// The server stored this envelope; it keeps it until the client answers with `deliveryAck`.
+    public var stored: Bool
     public var header: ByteBuffer
     public var body: ByteBuffer
     public var wrap: ByteBuffer
 
-    public init(header: ByteBuffer, body: ByteBuffer, wrap: ByteBuffer) {
+    public init(stored: Bool = false, header: ByteBuffer, body: ByteBuffer, wrap: ByteBuffer) {
+        self.stored = stored
         self.header = header
         self.body = body
         self.wrap = wrap
@@ -191,4 +204,35 @@ public struct ErrorFrame: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { reason }
+}
+
+/// Client → server: a stored delivery is safely kept by the client; the server may delete it.
+public struct DeliveryAck: Equatable, Sendable {
+    /// The 16-byte message id from the envelope header.
+    public var messageID: [UInt8]
+
+    public init(messageID: [UInt8]) {
+        self.messageID = messageID
+    }
+}
+
+/// Server → client: every registered user, online or not (answer to `listUsers`).
+public struct UserList: Equatable, Sendable {
+    public struct Entry: Equatable, Sendable {
+        public var user: DirectoryEntry
+        public var online: Bool
+
+        public init(user: DirectoryEntry, online: Bool) {
+            self.user = user
+            self.online = online
+        }
+    }
+
+    public var requestID: UInt32
+    public var users: [Entry]
+
+    public init(requestID: UInt32, users: [Entry]) {
+        self.requestID = requestID
+        self.users = users
+    }
 }

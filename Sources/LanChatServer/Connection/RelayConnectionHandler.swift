@@ -3,8 +3,9 @@ import LanChatProtocol
 import Logging
 import NIOCore
 
-/// One client connection on the relay: registration, routing of envelopes, key lookups, keep-alive.
-/// Sits behind the Noise handler and the frame decoder; never sees plaintext messages.
+/// One client connection on the relay: registration, routing and storing of envelopes, key lookups,
+/// keep-alive, rate and backpressure limits. Sits behind the Noise handler and the frame decoder; never
+/// sees plaintext messages.
 final class RelayConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = Frame
     typealias OutboundOut = ByteBuffer
@@ -17,18 +18,27 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         case closing
     }
 
-    private let relay: Relay
-    private let database: ServerDatabase
-    private let serverName: String
+    private let services: RelayServices
     private var logger: Logger
     private var state = State.handshaking
+    /// The registration to undo when the connection ends, whatever state it ends in.
+    private var session: ClientSession?
+    private var sendBudget: TokenBucket
+    private var awaitingPong = false
+    private var slowReaderTimer: Scheduled<Void>?
 
-    init(relay: Relay, database: ServerDatabase, serverName: String, logger: Logger) {
-        self.relay = relay
-        self.database = database
-        self.serverName = serverName
-        self.logger = logger
+    private var relay: Relay { services.relay }
+    private var database: ServerDatabase { services.database }
+    private var configuration: ServerConfiguration { services.configuration }
+
+    init(services: RelayServices) {
+        self.services = services
+        logger = services.logger
+        let rate = max(1, services.configuration.maxMessagesPerSecond)
+        sendBudget = TokenBucket(rate: rate, burst: 2 * rate)
     }
+
+    // MARK: Lifecycle
 
     func channelActive(context: ChannelHandlerContext) {
         logger[metadataKey: "peer"] = "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")"
@@ -37,7 +47,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if case let .registered(session) = state, relay.unregister(session) {
+        slowReaderTimer?.cancel()
+        if let session, relay.unregister(session) {
             relay.announce(.left, of: session, allocator: context.channel.allocator)
         }
         state = .closing
@@ -45,36 +56,81 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            slowReaderTimer?.cancel()
+            slowReaderTimer = nil
+        } else if slowReaderTimer == nil {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            slowReaderTimer = context.eventLoop.scheduleTask(in: configuration.slowReaderTimeout) {
+                let (handler, context) = loopBound.value
+                guard !context.channel.isWritable else { return }
+                handler.logger.warning("disconnecting a client that does not read: its outbound buffer stayed full for \(handler.configuration.slowReaderTimeout.nanoseconds / 1_000_000_000) s")
+                handler.state = .closing
+                context.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let completed = event as? NoiseHandshakeCompleted {
             state = .authenticated(completed.remoteStatic)
             logger[metadataKey: "key"] = "\(completed.remoteStatic.hex.prefix(16))"
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            if awaitingPong {
+                logger.info("closing a dead connection: no answer to a ping")
+                state = .closing
+                context.close(promise: nil)
+            } else {
+                awaitingPong = true
+                write(.ping(UInt64.random(in: 1...UInt64.max)), context: context)
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.warning("closing the connection: \(error)")
+        switch (state, error) {
+        case let (.registered, protocolError as ProtocolError), let (.authenticated, protocolError as ProtocolError):
+            refuse(ErrorFrame(code: protocolError.code, reason: protocolError.description), closing: true, context: context)
+        default:
+            state = .closing
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Frames
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        awaitingPong = false
         let frame = unwrapInboundIn(data)
         switch (state, frame) {
         case let (.authenticated(key), .hello(hello)):
             register(hello, key: key, context: context)
         case let (.registered(session), .send(send)):
+            guard sendBudget.take() else {
+                refuse(ErrorFrame(requestID: send.requestID, code: .rateLimited, reason: "more than \(configuration.maxMessagesPerSecond) messages per second; slow down"), closing: false, context: context)
+                return
+            }
             route(send, from: session, context: context)
         case let (.registered, .lookup(lookup)):
             answer(lookup, context: context)
-        case let (.registered, .ping(nonce)), let (.authenticated, .ping(nonce)):
+        case let (.registered, .listUsers(requestID)):
+            listUsers(requestID: requestID, context: context)
+        case let (.registered(session), .deliveryAck(ack)):
+            acknowledge(ack, from: session)
+        case let (.registered, .ping(nonce)), let (.authenticated, .ping(nonce)), let (.registering, .ping(nonce)):
             write(.pong(nonce), context: context)
-        case (.registered, .pong), (.authenticated, .pong):
+        case (_, .pong), (.closing, _):
             break
         case (_, .bye):
             logger.info("client said goodbye")
+            state = .closing
             context.close(promise: nil)
-        case (.closing, _), (.registering, .ping), (.registering, .pong):
-            break
-        case (.registering, _):
-            refuse(ErrorFrame(code: .notRegistered, reason: "wait for welcome before sending"), closing: true, context: context)
-        case (.authenticated, _):
-            refuse(ErrorFrame(code: .notRegistered, reason: "send hello first"), closing: true, context: context)
+        case (.authenticated, _), (.registering, _):
+            refuse(ErrorFrame(code: .notRegistered, reason: "send hello and wait for welcome first"), closing: true, context: context)
         case (.registered, .hello):
             refuse(ErrorFrame(code: .alreadyRegistered, reason: "this connection is already registered"), closing: false, context: context)
         default:
@@ -82,19 +138,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.warning("closing the connection: \(error)")
-        if let protocolError = error as? ProtocolError, case .registered = state {
-            refuse(ErrorFrame(code: protocolError.code, reason: protocolError.description), closing: true, context: context)
-        } else if let protocolError = error as? ProtocolError, case .authenticated = state {
-            refuse(ErrorFrame(code: protocolError.code, reason: protocolError.description), closing: true, context: context)
-        } else {
-            state = .closing
-            context.close(promise: nil)
-        }
-    }
-
-    // MARK: Frames
+    // MARK: Registration
 
     private func register(_ hello: Hello, key: PublicKey, context: ChannelHandlerContext) {
         guard hello.protocolVersion == ProtocolLimits.protocolVersion else {
@@ -109,12 +153,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             return
         }
         state = .registering
-        let claim = context.eventLoop.makePromise(of: ServerDatabase.NameClaim.self)
         let database = database
-        claim.completeWithTask { try await database.claim(name: name.value, key: key) }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        claim.futureResult.whenComplete { result in
-            let (handler, context) = loopBound.value
+        onLoop(context, { try await database.claim(name: name.value, key: key) }) { handler, context, result in
             guard case .registering = handler.state else { return }
             switch result {
             case let .success(.belongsToAnotherKey(owner)):
@@ -135,24 +175,56 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             refuse(ErrorFrame(code: .nameTaken, reason: "the name '\(name)' is in use by someone with a different key"), closing: true, context: context)
         case let .registered(replaced):
             state = .registered(session)
+            self.session = session
             logger[metadataKey: "user"] = "\(name)"
             logger.info("registered", metadata: ["client": "\(hello.clientVersion)"])
             if let replaced {
                 logger.info("replacing the user's previous connection")
-                var bye = context.channel.allocator.buffer(capacity: 64)
-                Frame.error(ErrorFrame(code: .replaced, reason: "\(name) connected again from elsewhere")).encode(into: &bye)
-                replaced.channel.writeAndFlush(bye).whenComplete { _ in replaced.channel.close(promise: nil) }
+                let notice = Frame.error(ErrorFrame(code: .replaced, reason: "\(name) connected again from elsewhere")).encoded(allocator: context.channel.allocator)
+                replaced.channel.writeAndFlush(notice).whenComplete { _ in replaced.channel.close(promise: nil) }
             }
-            let online = relay.everyone().map(\.entry)
-            write(.welcome(Welcome(serverName: serverName, serverVersion: ServerVersion.string, online: online)), context: context)
+            write(.welcome(Welcome(serverName: configuration.serverName, serverVersion: ServerVersion.string, online: relay.everyone().map(\.entry))), context: context)
             if replaced == nil { relay.announce(.joined, of: session, allocator: context.channel.allocator) }
+            deliverStored(to: session, context: context)
         }
     }
 
+    /// Sends the deliveries stored while the user was offline, oldest first; each stays stored until acknowledged.
+    private func deliverStored(to session: ClientSession, context: ChannelHandlerContext) {
+        let database = database
+        onLoop(context, { try await database.queued(for: session.name) }) { handler, context, result in
+            switch result {
+            case let .success(deliveries) where !deliveries.isEmpty:
+                for delivery in deliveries {
+                    context.write(handler.wrapOutboundOut(context.channel.allocator.buffer(bytes: delivery)), promise: nil)
+                }
+                context.flush()
+                handler.logger.info("delivered \(deliveries.count) stored message(s)")
+            case .success:
+                break
+            case let .failure(error):
+                handler.logger.error("cannot read stored messages: \(error)")
+            }
+        }
+    }
+
+    private func acknowledge(_ ack: DeliveryAck, from session: ClientSession) {
+        let database = database, logger = logger
+        Task {
+            do {
+                try await database.acknowledge(recipient: session.name, messageID: ack.messageID)
+            } catch {
+                logger.error("cannot delete an acknowledged delivery: \(error)")
+            }
+        }
+    }
+
+    // MARK: Routing
+
     private func route(_ send: Send, from session: ClientSession, context: ChannelHandlerContext) {
-        let names: [String]
+        let accepted: SendValidation.Accepted
         do {
-            names = try SendValidation.recipients(of: send, from: session)
+            accepted = try SendValidation.check(send, from: session)
         } catch {
             logger.notice("refused an envelope: \(error.reason)")
             write(.error(ErrorFrame(requestID: send.requestID, code: error.code, reason: error.reason)), context: context)
@@ -160,42 +232,131 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         }
         let allocator = context.channel.allocator
         let delivery = DeliveryEncoding(header: send.header, body: send.body, allocator: allocator)
-        var items: [(session: ClientSession, buffers: [ByteBuffer])] = []
-        items.reserveCapacity(names.count)
+        var live: [(session: ClientSession, buffers: [ByteBuffer])] = []
+        var toStore: [Send.Wrap] = []
         var missed: [String] = []
-        for (wrap, recipient) in zip(send.wraps, relay.sessions(named: names)) {
-            guard let recipient else {
+        live.reserveCapacity(send.wraps.count)
+        for (wrap, recipient) in zip(send.wraps, relay.sessions(named: send.wraps.lazy.map(\.recipient))) {
+            if let recipient, recipient.channel.isWritable {
+                live.append((recipient, [delivery.shared, DeliveryEncoding.wrapPart(wrap.wrap, allocator: allocator)]))
+            } else if accepted.isDirect || send.storeForOffline {
+                toStore.append(wrap)
+            } else {
                 missed.append(wrap.recipient)
-                continue
             }
-            items.append((recipient, [delivery.shared, DeliveryEncoding.wrapPart(wrap.wrap, allocator: allocator)]))
         }
-        if items.isEmpty, names.count == 1 {
-            write(.error(ErrorFrame(requestID: send.requestID, code: .recipientOffline, reason: "\(names[0]) is not online")), context: context)
+
+        if accepted.isDirect, let target = live.first {
+            // Acknowledge a direct message only once it reached the recipient's socket; if that fails, store it.
+            let written = relay.writeDirect(target.buffers, to: target.session).hop(to: context.eventLoop)
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            written.whenComplete { result in
+                let (handler, context) = loopBound.value
+                switch result {
+                case .success:
+                    handler.write(.ack(Ack(requestID: send.requestID, delivered: 1)), context: context)
+                case .failure:
+                    handler.store(send, accepted: accepted, wraps: send.wraps, delivered: 0, missed: [], context: context)
+                }
+            }
             return
         }
-        relay.write(items)
-        write(.ack(Ack(requestID: send.requestID, delivered: UInt16(items.count), missed: missed)), context: context)
+        relay.write(live)
+        if toStore.isEmpty {
+            write(.ack(Ack(requestID: send.requestID, delivered: UInt16(live.count), missed: missed)), context: context)
+        } else {
+            store(send, accepted: accepted, wraps: toStore, delivered: live.count, missed: missed, context: context)
+        }
     }
+
+    /// Stores `wraps` durably, then acknowledges (or refuses a direct message whose recipient is unknown or full).
+    private func store(_ send: Send, accepted: SendValidation.Accepted, wraps: [Send.Wrap], delivered: Int, missed: [String], context: ChannelHandlerContext) {
+        let allocator = context.channel.allocator
+        let stored = DeliveryEncoding(stored: true, header: send.header, body: send.body, allocator: allocator)
+        let header = accepted.header
+        let deliveries = wraps.map { wrap in
+            var frame = stored.shared
+            frame.writeImmutableBuffer(DeliveryEncoding.wrapPart(wrap.wrap, allocator: allocator))
+            return ServerDatabase.PendingDelivery(recipient: wrap.recipient, messageID: header.messageID, sender: header.senderName, delivery: Array(frame.readableBytesView))
+        }
+        let database = database, maxQueued = configuration.maxQueuedPerRecipient
+        onLoop(context, { try await database.store(deliveries, maxQueued: maxQueued) }) { handler, context, result in
+            switch result {
+            case let .success(outcome):
+                if accepted.isDirect, let unknown = outcome.unknown.first {
+                    handler.write(.error(ErrorFrame(requestID: send.requestID, code: .unknownRecipient, reason: "there is no user named '\(unknown)' on this server")), context: context)
+                } else if accepted.isDirect, let full = outcome.full.first {
+                    handler.write(.error(ErrorFrame(requestID: send.requestID, code: .queueFull, reason: "\(full) already has \(maxQueued) messages waiting; try again after they connect")), context: context)
+                } else {
+                    if !outcome.full.isEmpty { handler.logger.warning("queue full, not stored for: \(outcome.full.joined(separator: ", "))") }
+                    let ack = Ack(requestID: send.requestID, delivered: UInt16(delivered), stored: UInt16(outcome.stored.count), missed: missed + outcome.unknown + outcome.full)
+                    handler.write(.ack(ack), context: context)
+                    handler.pushStored(deliveries.filter { outcome.stored.contains($0.recipient) })
+                }
+            case let .failure(error):
+                handler.logger.error("cannot store a message: \(error)")
+                handler.write(.error(ErrorFrame(requestID: send.requestID, code: .internalError, reason: "the server could not store the message; try again")), context: context)
+            }
+        }
+    }
+
+    /// Hands stored deliveries to recipients who came online while they were being stored.
+    private func pushStored(_ deliveries: [ServerDatabase.PendingDelivery]) {
+        let items = deliveries.compactMap { delivery -> (session: ClientSession, buffers: [ByteBuffer])? in
+            guard let session = relay.session(named: delivery.recipient), session.channel.isWritable else { return nil }
+            return (session, [ByteBuffer(bytes: delivery.delivery)])
+        }
+        relay.write(items)
+    }
+
+    // MARK: Directory
 
     private func answer(_ lookup: Lookup, context: ChannelHandlerContext) {
         if let online = relay.session(named: lookup.name) {
             write(.lookupResult(LookupResult(requestID: lookup.requestID, name: lookup.name, status: .online, key: online.key.rawRepresentation)), context: context)
             return
         }
-        let stored = context.eventLoop.makePromise(of: PublicKey?.self)
         let database = database
-        stored.completeWithTask { try await database.key(of: lookup.name) }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        stored.futureResult.whenComplete { result in
-            let (handler, context) = loopBound.value
+        onLoop(context, { try await database.key(of: lookup.name) }) { handler, context, result in
             let key = (try? result.get()) ?? nil
             let answer = LookupResult(requestID: lookup.requestID, name: lookup.name, status: key == nil ? .unknown : .offline, key: key?.rawRepresentation)
             handler.write(.lookupResult(answer), context: context)
         }
     }
 
-    // MARK: Writing
+    private func listUsers(requestID: UInt32, context: ChannelHandlerContext) {
+        let database = database
+        onLoop(context, { try await database.registeredUsers() }) { handler, context, result in
+            switch result {
+            case let .success(users):
+                let entries = users.map { user in
+                    UserList.Entry(user: DirectoryEntry(name: user.name, key: user.key.rawRepresentation), online: handler.relay.session(named: user.name) != nil)
+                }
+                handler.write(.userList(UserList(requestID: requestID, users: entries)), context: context)
+            case let .failure(error):
+                handler.logger.error("cannot list users: \(error)")
+                handler.write(.error(ErrorFrame(requestID: requestID, code: .internalError, reason: "the server could not list its users")), context: context)
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Runs `work` off the event loop, then `completion` back on it (if the connection is still open).
+    private func onLoop<T: Sendable>(
+        _ context: ChannelHandlerContext,
+        _ work: @escaping @Sendable () async throws -> T,
+        completion: @escaping (RelayConnectionHandler, ChannelHandlerContext, Result<T, any Error>) -> Void
+    ) {
+        let promise = context.eventLoop.makePromise(of: T.self)
+        promise.completeWithTask(work)
+        let loopBound = NIOLoopBound((self, context, completion), eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { result in
+            let (handler, context, completion) = loopBound.value
+            guard context.channel.isActive else { return }
+            completion(handler, context, result)
+        }
+    }
 
     private func write(_ frame: Frame, context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 64)

@@ -67,6 +67,15 @@ final class Relay: Sendable {
         }
     }
 
+    /// Writes `buffers` to one session on its event loop; the future completes when the last is written to the socket.
+    func writeDirect(_ buffers: [ByteBuffer], to session: ClientSession) -> EventLoopFuture<Void> {
+        let channel = session.channel
+        return channel.eventLoop.flatSubmit {
+            for buffer in buffers.dropLast() { channel.write(buffer, promise: nil) }
+            return channel.writeAndFlush(buffers.last!)
+        }
+    }
+
     /// Tells everyone but `except` about a presence change.
     func announce(_ event: Presence.Event, of session: ClientSession, allocator: ByteBufferAllocator) {
         let frame = Frame.presence(Presence(event: event, user: session.entry)).encoded(allocator: allocator)

@@ -11,8 +11,14 @@ enum SendValidation {
         let reason: String
     }
 
-    /// The recipients to route to, in order, or a refusal.
-    static func recipients(of send: Send, from sender: ClientSession) throws(Refusal) -> [String] {
+    /// The parsed header of a send that passed every check.
+    struct Accepted {
+        let header: EnvelopeHeader
+        var isDirect: Bool { if case .direct = header.kind { true } else { false } }
+    }
+
+    /// Checks `send`; returns its header or throws a refusal.
+    static func check(_ send: Send, from sender: ClientSession) throws(Refusal) -> Accepted {
         guard send.header.readableBytes <= ProtocolLimits.maxHeaderLength else {
             throw Refusal(code: .badEnvelope, reason: "the envelope header is longer than \(ProtocolLimits.maxHeaderLength) bytes")
         }
@@ -42,6 +48,6 @@ enum SendValidation {
             guard wrap.recipient != sender.name else { throw Refusal(code: .badEnvelope, reason: "an envelope cannot be addressed to its sender") }
             guard seen.insert(wrap.recipient).inserted else { throw Refusal(code: .badEnvelope, reason: "\(wrap.recipient) is named twice") }
         }
-        return send.wraps.map(\.recipient)
+        return Accepted(header: header)
     }
 }

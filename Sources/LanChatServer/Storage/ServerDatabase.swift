@@ -3,7 +3,8 @@ import GRDB
 import LanChatCrypto
 
 /// The server's SQLite database (GRDB, WAL mode, `server.sqlite` in the data folder): which key owns
-/// which user name. Commits are fsynced (`synchronous = FULL`) so nothing acknowledged is lost to a crash.
+/// which user name, and the deliveries waiting for offline recipients. Commits are fsynced
+/// (`synchronous = FULL`) so nothing acknowledged is lost to a crash.
 public final class ServerDatabase: Sendable {
     /// The outcome of claiming a name for a key.
     public enum NameClaim: Equatable, Sendable {
@@ -40,6 +41,21 @@ public final class ServerDatabase: Sendable {
                     key BLOB NOT NULL,
                     registeredAt INTEGER NOT NULL
                 )
+                """)
+        }
+        migrator.registerMigration("v2: queued deliveries") { db in
+            try db.execute(sql: """
+                CREATE TABLE queued (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    recipient TEXT NOT NULL,
+                    messageID BLOB NOT NULL,
+                    sender TEXT NOT NULL,
+                    delivery BLOB NOT NULL,
+                    storedAt INTEGER NOT NULL,
+                    UNIQUE (recipient, messageID)
+                );
+                CREATE INDEX queuedByRecipient ON queued (recipient, id);
+                CREATE INDEX queuedByAge ON queued (storedAt);
                 """)
         }
         return migrator
@@ -83,6 +99,94 @@ public final class ServerDatabase: Sendable {
         try pool.write { db in
             try db.execute(sql: "DELETE FROM user WHERE name = ?", arguments: [name])
             return db.changesCount > 0
+        }
+    }
+
+    // MARK: Queued deliveries
+
+    /// A delivery to keep for a recipient who is offline.
+    public struct PendingDelivery: Sendable {
+        public let recipient: String
+        public let messageID: [UInt8]
+        public let sender: String
+        /// The complete `deliver` frame, exactly as it will be sent.
+        public let delivery: [UInt8]
+
+        public init(recipient: String, messageID: [UInt8], sender: String, delivery: [UInt8]) {
+            self.recipient = recipient
+            self.messageID = messageID
+            self.sender = sender
+            self.delivery = delivery
+        }
+    }
+
+    /// What happened to each recipient of `store`.
+    public struct StoreOutcome: Equatable, Sendable {
+        public var stored: [String] = []
+        public var unknown: [String] = []
+        public var full: [String] = []
+    }
+
+    /// Stores deliveries in one fsynced transaction, for registered recipients whose queue has room.
+    public func store(_ deliveries: [PendingDelivery], maxQueued: Int) async throws -> StoreOutcome {
+        try await pool.write { db in
+            var outcome = StoreOutcome()
+            let now = Int64(EnvelopeHeader.currentTimestamp())
+            for item in deliveries {
+                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM user WHERE name = ?)", arguments: [item.recipient]) == true else {
+                    outcome.unknown.append(item.recipient)
+                    continue
+                }
+                let queued = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM queued WHERE recipient = ?", arguments: [item.recipient]) ?? 0
+                guard queued < maxQueued else {
+                    outcome.full.append(item.recipient)
+                    continue
+                }
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO queued (recipient, messageID, sender, delivery, storedAt) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [item.recipient, Data(item.messageID), item.sender, Data(item.delivery), now]
+                )
+                outcome.stored.append(item.recipient)
+            }
+            return outcome
+        }
+    }
+
+    /// The deliveries waiting for `recipient`, oldest first.
+    public func queued(for recipient: String, limit: Int = 10_000) async throws -> [[UInt8]] {
+        try await pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT delivery FROM queued WHERE recipient = ? ORDER BY id LIMIT ?", arguments: [recipient, limit]).map { Array($0) }
+        }
+    }
+
+    /// Deletes a delivery the recipient has acknowledged.
+    public func acknowledge(recipient: String, messageID: [UInt8]) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM queued WHERE recipient = ? AND messageID = ?", arguments: [recipient, Data(messageID)])
+        }
+    }
+
+    /// Number of deliveries waiting for `recipient`.
+    public func queuedCount(for recipient: String) async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM queued WHERE recipient = ?", arguments: [recipient]) ?? 0 }
+    }
+
+    /// Deliveries that expired, per recipient and sender, for the server log.
+    public struct Expired: Equatable, Sendable {
+        public let recipient: String
+        public let sender: String
+        public let count: Int
+    }
+
+    /// Deletes deliveries stored before `cutoff` (ms since 1970) and says what they were.
+    public func expire(storedBefore cutoff: UInt64) async throws -> [Expired] {
+        try await pool.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT recipient, sender, COUNT(*) AS count FROM queued WHERE storedAt < ?
+                GROUP BY recipient, sender ORDER BY recipient, sender
+                """, arguments: [Int64(cutoff)])
+            try db.execute(sql: "DELETE FROM queued WHERE storedAt < ?", arguments: [Int64(cutoff)])
+            return rows.map { Expired(recipient: $0["recipient"], sender: $0["sender"], count: $0["count"]) }
         }
     }
 }

@@ -37,7 +37,11 @@ enum FrameSamples {
             Send.Wrap(recipient: longestName, wrap: bytes(ProtocolLimits.wrapLength, seed: 3)),
         ])),
         .send(Send(requestID: 11, header: ByteBuffer(), body: ByteBuffer(), wraps: [])),
+        .send(Send(requestID: 12, storeForOffline: true, header: bytes(48), body: bytes(20, seed: 6), wraps: [
+            Send.Wrap(recipient: "carol", wrap: bytes(ProtocolLimits.wrapLength, seed: 7)),
+        ])),
         .deliver(Deliver(header: bytes(48), body: bytes(300, seed: 4), wrap: bytes(ProtocolLimits.wrapLength, seed: 5))),
+        .deliver(Deliver(stored: true, header: bytes(48), body: bytes(30, seed: 8), wrap: bytes(ProtocolLimits.wrapLength, seed: 9))),
         .deliver(Deliver(header: ByteBuffer(), body: ByteBuffer(), wrap: ByteBuffer())),
         .ack(Ack(requestID: 12, delivered: 3)),
         .ack(Ack(requestID: 13, delivered: 1, stored: 2, missed: ["erin", longestName])),
@@ -47,6 +51,13 @@ enum FrameSamples {
         .pong(.max),
         .bye(""),
         .bye("server shutting down"),
+        .deliveryAck(DeliveryAck(messageID: Array(0..<16))),
+        .listUsers(requestID: 15),
+        .userList(UserList(requestID: 16, users: [])),
+        .userList(UserList(requestID: 17, users: [
+            UserList.Entry(user: DirectoryEntry(name: "alice", key: key(7)), online: true),
+            UserList.Entry(user: DirectoryEntry(name: longestName, key: key(8)), online: false),
+        ])),
     ]
 
     /// The sample with the longest encoding, to split in many places.
