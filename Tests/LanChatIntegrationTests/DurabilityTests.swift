@@ -1,0 +1,175 @@
+import Foundation
+import LanChatClient
+import LanChatCrypto
+import NIOConcurrencyHelpers
+import Testing
+
+@Suite("Nothing lost: stored delivery across restarts and crashes, history, outbox")
+struct DurabilityTests {
+    /// A `lanchat server` process on 127.0.0.1 that can be stopped and started again on the same port and data.
+    final class ServerProcess {
+        let folder: TemporaryFolder
+        private(set) var process: RunningProcess
+        let port: Int
+
+        init(folder: TemporaryFolder) async throws {
+            self.folder = folder
+            (process, port) = try await Self.launch(folder: folder, port: 0)
+        }
+
+        var address: ServerAddress { ServerAddress(host: "127.0.0.1", port: port) }
+
+        func restart() async throws {
+            (process, _) = try await Self.launch(folder: folder, port: port)
+        }
+
+        private static func launch(folder: TemporaryFolder, port: Int) async throws -> (RunningProcess, Int) {
+            let process = try RunningProcess("lanchat", ["server", "--host", "127.0.0.1", "--port", "\(port)", "--data", folder.path + "/server", "--threads", "1"])
+            let line = try await process.waitForLine("the server to listen") { $0.hasPrefix("Running the server on") }
+            return (process, Int(line.split(separator: " ").last!)!)
+        }
+    }
+
+    @Test("direct messages to an offline user survive a server restart and arrive oldest first")
+    func offlineAcrossRestart() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(folder: folder)
+        let bob = try makeIdentity("bob"), bobStore = try ClientStore.inMemory()
+        await (try await ChatClient.connect(to: server.address, as: bob, store: bobStore)).close()
+
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        var sent: [String] = []
+        for index in 1...5 {
+            let text = "note \(index) while bob sleeps"
+            let receipt = try await alice.sendPrivate(text, to: "bob")
+            #expect(receipt.stored == 1 && receipt.delivered == 0)
+            sent.append(text)
+        }
+        await alice.close()
+        server.process.signal(SIGTERM)
+        #expect(try await server.process.waitForExit() == 0)
+
+        try await server.restart()
+        let bobAgain = try await ChatClient.connect(to: server.address, as: bob, store: bobStore)
+        let log = EventLog(bobAgain)
+        try await log.wait(for: "all five notes") { _ in log.messages.count >= 5 ? true : nil }
+        #expect(log.messages.map(\.text) == sent)
+        #expect(log.messages.allSatisfy { $0.isPrivate && $0.sender.name == "alice" })
+        #expect(try bobStore.history(with: "alice").map(\.text) == sent)
+        await bobAgain.close()
+        server.process.signal(SIGTERM)
+        _ = try await server.process.waitForExit()
+    }
+
+    @Test("kill -9 of the server during a burst loses no acknowledged message")
+    func killDuringBurst() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(folder: folder)
+        let bob = try makeIdentity("bob"), bobStore = try ClientStore.inMemory()
+        await (try await ChatClient.connect(to: server.address, as: bob, store: bobStore)).close()
+
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        let acknowledged = NIOLockedValueBox<[String]>([])
+        let senders = (0..<4).map { sender in
+            Task {
+                for index in 0..<10_000 {
+                    let text = "burst \(sender)-\(index)"
+                    do {
+                        try await alice.sendPrivate(text, to: "bob")
+                        acknowledged.withLockedValue { $0.append(text) }
+                    } catch {
+                        return
+                    }
+                }
+            }
+        }
+        while acknowledged.withLockedValue({ $0.count }) < 150 { try await Task.sleep(for: .milliseconds(5)) }
+        server.process.signal(SIGKILL)
+        for sender in senders { await sender.value }
+        let acked = Set(acknowledged.withLockedValue { $0 })
+        #expect(acked.count >= 150)
+
+        try await server.restart()
+        let bobAgain = try await ChatClient.connect(to: server.address, as: bob, store: bobStore)
+        let log = EventLog(bobAgain)
+        try await log.wait(timeout: 30, for: "every acknowledged message") { _ in acked.isSubset(of: Set(log.messages.map(\.text))) ? true : nil }
+        #expect(Set(log.messages.map(\.text)).count == log.messages.count, "each message is shown once")
+        await bobAgain.close()
+        server.process.signal(SIGTERM)
+        _ = try await server.process.waitForExit()
+    }
+
+    @Test("the chat connection keeps messages in the outbox while the server is down and sends them when it is back")
+    func outboxAndReconnect() async throws {
+        let folder = try TemporaryFolder()
+        var server = try await TestServer.start(folder: folder)
+        let port = server.server.port
+        let bob = try makeIdentity("bob"), bobStore = try ClientStore.inMemory()
+        await (try await ChatClient.connect(to: server.address, as: bob, store: bobStore)).close()
+
+        let aliceStore = try ClientStore.inMemory()
+        let connection = ChatConnection(
+            to: server.address, as: try makeIdentity("alice"), store: aliceStore,
+            backoff: .init(initial: .milliseconds(50), maximum: .milliseconds(200))
+        )
+        let events = NIOLockedValueBox<[ChatConnection.Event]>([])
+        let watcher = Task { for await event in connection.events { events.withLockedValue { $0.append(event) } } }
+        await connection.start()
+        try await waitUntil("connected") { events.withLockedValue { $0.contains { if case .connected = $0 { true } else { false } } } }
+
+        await server.stop()
+        try await waitUntil("reconnecting") { events.withLockedValue { $0.contains { if case .reconnecting = $0 { true } else { false } } } }
+        #expect(try await connection.send("written while the server was down", to: "bob") == .queued)
+        #expect(try aliceStore.outbox().map(\.text) == ["written while the server was down"])
+
+        server = try await TestServer.start(port: port, folder: folder)
+        try await waitUntil("the outbox to be sent") {
+            events.withLockedValue { $0.contains(.sentFromOutbox(text: "written while the server was down", to: "bob")) }
+        }
+        #expect(try aliceStore.outbox().isEmpty)
+        let bobAgain = try await ChatClient.connect(to: server.address, as: bob, store: bobStore)
+        try await EventLog(bobAgain).waitForMessage("written while the server was down")
+        await bobAgain.close()
+        await connection.close()
+        watcher.cancel()
+        await server.stop()
+    }
+
+    @Test("both sides keep the conversation, with direction, privacy and verification state")
+    func history() async throws {
+        let server = try await TestServer.start()
+        let aliceStore = try ClientStore.inMemory(), bobStore = try ClientStore.inMemory()
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"), store: aliceStore)
+        let bob = try await ChatClient.connect(to: server.address, as: makeIdentity("bob"), store: bobStore)
+        let bobLog = EventLog(bob)
+        try await waitUntil("bob to appear") { alice.peers.contains { $0.name == "bob" } }
+        try alice.markVerified("bob")
+        try await alice.sendPrivate("first, private", to: "bob")
+        try await alice.broadcast("second, to all")
+        try await bobLog.waitForMessage("second, to all")
+
+        let sentByAlice = try aliceStore.history()
+        #expect(sentByAlice.map(\.text) == ["first, private", "second, to all"])
+        #expect(sentByAlice.allSatisfy { $0.direction == .outgoing && $0.sender == "alice" })
+        #expect(sentByAlice.map(\.isPrivate) == [true, false])
+        #expect(sentByAlice[0].peer == "bob" && sentByAlice[0].verified)
+        let atBob = try bobStore.history(with: "alice")
+        #expect(atBob.map(\.text) == ["first, private", "second, to all"])
+        #expect(atBob.allSatisfy { $0.direction == .incoming && !$0.verified })
+        #expect(try bobStore.history(with: "alice", since: atBob[1].sentAt).map(\.text) == ["second, to all"])
+        #expect(try bobStore.history(with: "nobody").isEmpty)
+        await alice.close()
+        await bob.close()
+        await server.stop()
+    }
+}
+
+/// Polls `condition` every 10 ms for up to `timeout` seconds.
+func waitUntil(_ what: String, timeout: Double = 15, _ condition: () throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    throw WaitTimeout(description: what, events: [])
+}
