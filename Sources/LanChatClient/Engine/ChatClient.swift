@@ -48,7 +48,7 @@ public final class ChatClient: Sendable {
             }
         } catch {
             core.welcome.fail(error)
-            throw ClientError.connectionFailed(address: address.description, reason: "\(error)")
+            throw ClientError.connectionFailed(address: address.description, reason: ClientError.connectionReason(error))
         }
         let welcome: Welcome
         do {
@@ -77,7 +77,7 @@ public final class ChatClient: Sendable {
             }
         } catch {
             promise.fail(error)
-            throw ClientError.connectionFailed(address: address.description, reason: "\(error)")
+            throw ClientError.connectionFailed(address: address.description, reason: ClientError.connectionReason(error))
         }
         do {
             return try await promise.futureResult.get()

@@ -1,4 +1,9 @@
 import LanChatProtocol
+import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why a client operation failed, in words a user can act on.
 public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -47,5 +52,20 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
             then '/verify \(name)' (or accept the new key with '/trust \(name)').
             """
         }
+    }
+}
+
+extension ClientError {
+    /// A short reason for a failed TCP connection ("Connection refused"), instead of NIO's nested description.
+    static func connectionReason(_ error: any Error) -> String {
+        if let connection = error as? NIOConnectionError {
+            if connection.dnsAError != nil || connection.dnsAAAAError != nil, connection.connectionErrors.isEmpty {
+                return "the host name \(connection.host) does not resolve"
+            }
+            if let first = connection.connectionErrors.first { return connectionReason(first.error) }
+        }
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
+        if error is ChannelError { return "\(error)" }
+        return "\(error)"
     }
 }
