@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "lanchat", targets: ["lanchat"]),
         .executable(name: "lanchat-keys", targets: ["lanchat-keys"]),
+        .executable(name: "lanchat-bench", targets: ["lanchat-bench"]),
         .library(name: "LanChatCrypto", targets: ["LanChatCrypto"]),
         .library(name: "LanChatProtocol", targets: ["LanChatProtocol"]),
         .library(name: "LanChatServer", targets: ["LanChatServer"]),
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -74,6 +76,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lanchat-bench",
+            dependencies: [
+                "LanChatServer", "LanChatProtocol", "LanChatCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -43,10 +43,20 @@ public final class ChatServer: Sendable {
         let now = EnvelopeHeader.currentTimestamp()
         do {
             for expired in try await services.database.expire(storedBefore: now > age ? now - age : 0) {
-                services.logger.warning("expired \(expired.count) undelivered message(s) from \(expired.sender) to \(expired.recipient): not collected within \(age / 3_600_000) h")
+                services.logger.warning("expired \(expired.count) undelivered message(s) from \(expired.sender) to \(expired.recipient): not collected within \(describe(milliseconds: age))")
             }
         } catch {
             services.logger.error("cannot expire stored messages: \(error)")
+        }
+    }
+
+    /// A duration for the log: in hours when it is a whole number of them, else minutes, seconds or milliseconds.
+    private static func describe(milliseconds: UInt64) -> String {
+        switch milliseconds {
+        case let ms where ms > 0 && ms % 3_600_000 == 0: "\(ms / 3_600_000) h"
+        case let ms where ms > 0 && ms % 60_000 == 0: "\(ms / 60_000) min"
+        case let ms where ms % 1_000 == 0: "\(ms / 1_000) s"
+        case let ms: "\(ms) ms"
         }
     }
 

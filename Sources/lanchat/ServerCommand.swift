@@ -60,17 +60,21 @@ struct RunServer: AsyncParsableCommand {
     @Option(help: "Seconds of silence before a connection is pinged (and closed after as many again).")
     var pingSeconds = 30
 
+    @Option(help: "Outbound bytes buffered per connection before it counts as not reading.")
+    var outboundBufferBytes = 1 << 20
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
         for (name, value) in [("--max-queued", maxQueued), ("--max-queued-hours", maxQueuedHours), ("--slow-reader-seconds", slowReaderSeconds),
-                              ("--max-messages-per-second", maxMessagesPerSecond), ("--ping-seconds", pingSeconds)] where value < 1 {
+                              ("--max-messages-per-second", maxMessagesPerSecond), ("--ping-seconds", pingSeconds), ("--outbound-buffer-bytes", outboundBufferBytes)] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
     }
 
     func run() async throws {
+        ProcessLimits.raiseOpenFileLimit()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info
@@ -79,7 +83,8 @@ struct RunServer: AsyncParsableCommand {
         let server = try await ChatServer.start(configuration: ServerConfiguration(
             host: host, port: port, dataDirectory: data.directory, threads: threads, maxFrameLength: maxFrameBytes,
             maxQueuedPerRecipient: maxQueued, maxQueuedAge: .hours(Int64(maxQueuedHours)),
-            slowReaderTimeout: .seconds(Int64(slowReaderSeconds)), maxMessagesPerSecond: maxMessagesPerSecond,
+            slowReaderTimeout: .seconds(Int64(slowReaderSeconds)),
+            outboundBufferLimit: outboundBufferBytes, maxMessagesPerSecond: maxMessagesPerSecond,
             pingInterval: .seconds(Int64(pingSeconds))
         ))
         Console.line("Running the server on \(host) \(server.port)")
@@ -110,6 +115,7 @@ struct ReleaseName: ParsableCommand {
         Console.line("Released '\(name)': the next key to register it will own it.")
     }
 }
+
 
 /// Waits for SIGINT or SIGTERM.
 enum ShutdownSignal {

@@ -181,7 +181,9 @@ public final class ChatClient: Sendable {
 
     private func send(_ text: String, kind: EnvelopeKind, to peers: [Peer], skipped: [String], storeForOffline: Bool = false) async throws -> SendReceipt {
         let plaintext = MessageContent.encode(text: text)
-        guard plaintext.count <= ProtocolLimits.defaultMaxFrameLength - 64 * 1024 else { throw ClientError.messageTooLarge(plaintext.count) }
+        let frameSize = ProtocolLimits.sendOverhead + ProtocolLimits.maxHeaderLength + plaintext.count + AESGCMKey.tagCount
+            + peers.reduce(0) { $0 + ProtocolLimits.sendBytesPerRecipient + $1.name.utf8.count }
+        guard frameSize <= ProtocolLimits.defaultMaxFrameLength else { throw ClientError.messageTooLarge(plaintext.count) }
         let envelope = try sealer.seal(plaintext, kind: kind, to: peers.map { EnvelopeRecipient(name: $0.name, publicKey: $0.key) })
         let header = try EnvelopeHeader(decoding: envelope.header)
         let messageID = Hex.encode(header.messageID)

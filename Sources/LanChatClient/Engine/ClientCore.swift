@@ -186,7 +186,11 @@ final class ClientCore: Sendable {
     private enum Arrival {
         case accepted(ReceivedMessage)
         case duplicate(String)
+        /// Not accepted now, but it may be later (the sender's key changed and may be accepted, or saving
+        /// failed): a stored delivery stays on the server.
         case rejected(String)
+        /// Can never be accepted (forged, damaged, expired): a stored delivery is acknowledged so the server drops it.
+        case rejectedForGood(String)
     }
 
     /// Opens, checks and saves a delivery, reports it, and acknowledges a stored one once it is saved here.
@@ -201,15 +205,15 @@ final class ClientCore: Sendable {
         case .duplicate:
             break // a stored delivery sent again after a reconnect: already shown once
         case let .rejected(reason):
-            saved = !reason.hasPrefix(Self.storeFailurePrefix)
+            saved = false
+            eventSink.yield(.rejected(reason: reason))
+        case let .rejectedForGood(reason):
             eventSink.yield(.rejected(reason: reason))
         }
         if deliver.stored, saved, let messageID = deliver.header.getBytes(at: deliver.header.readerIndex + 2, length: 16) {
             channel.writeAndFlush(Frame.deliveryAck(DeliveryAck(messageID: messageID)).encoded(allocator: channel.allocator), promise: nil)
         }
     }
-
-    private static let storeFailurePrefix = "not saved"
 
     private func open(_ deliver: Deliver) -> Arrival {
         let opened: OpenedEnvelope
@@ -220,20 +224,20 @@ final class ClientCore: Sendable {
                 wrap: Array(deliver.wrap.readableBytesView)
             )
         } catch {
-            return .rejected("dropped an incoming message that failed verification: \(error)")
+            return .rejectedForGood("dropped an incoming message that failed verification: \(error)")
         }
         let header = opened.header
         guard MessageWindow.accepts(header.timestamp) else {
-            return .rejected("dropped a message from \(header.senderName) whose timestamp lies outside the accepted window (clock skew or a replay)")
+            return .rejectedForGood("dropped a message from \(header.senderName) whose timestamp lies outside the accepted window (clock skew or a replay)")
         }
         let contact: Contact
         do {
             contact = try checkPresentedKey(header.senderKey, of: header.senderName)
         } catch {
-            return .rejected("dropped a message claiming to be from \(header.senderName) under a key that is not their pinned key; it is not shown")
+            return .rejected("a message claiming to be from \(header.senderName) under a key that is not their pinned key is not shown; if it was stored, it is shown once you accept the new key")
         }
         guard let text = MessageContent.decodeText(opened.plaintext) else {
-            return .rejected("dropped a message from \(header.senderName) whose content is not valid text")
+            return .rejectedForGood("dropped a message from \(header.senderName) whose content is not valid text")
         }
         let isPrivate = if case .direct = header.kind { true } else { false }
         let message = ReceivedMessage(
@@ -248,7 +252,7 @@ final class ClientCore: Sendable {
                 return .duplicate("dropped a replayed copy of message \(message.id) from \(header.senderName)")
             }
         } catch {
-            return .rejected("\(Self.storeFailurePrefix): a message from \(header.senderName) could not be saved (\(error)); the server keeps it")
+            return .rejected("a message from \(header.senderName) could not be saved (\(error)); the server keeps it")
         }
         return .accepted(message)
     }

@@ -30,7 +30,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .recipientOffline(name): "\(name) is not online"
         case .nobodyOnline: "nobody else is online to receive the message"
         case let .disconnected(reason): "disconnected from the server: \(reason)"
-        case let .messageTooLarge(size): "the message is too large (\(size) bytes)"
+        case let .messageTooLarge(size): "the message is too large (\(size) bytes) for its number of recipients; the server accepts frames up to 1 MiB"
         case let .serverKeyChanged(address, pinned, presented):
             """
             @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@

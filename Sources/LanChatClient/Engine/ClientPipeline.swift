@@ -22,7 +22,7 @@ enum ClientPipeline {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                         NoiseChannelHandler(role: .initiator, localStatic: identity.key, handshakeTimeout: handshakeTimeout),
-                        ByteToMessageHandler(FrameDecoder()),
+                        ByteToMessageHandler(FrameDecoder(maxFrameLength: ProtocolLimits.maxServerFrameLength)),
                         last(),
                     ])
                 }

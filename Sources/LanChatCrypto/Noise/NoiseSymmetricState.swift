@@ -3,6 +3,8 @@ struct NoiseSymmetricState {
     private(set) var chainingKey: SecretBytes
     private(set) var handshakeHash: [UInt8]
     private(set) var cipher = NoiseCipherState()
+    /// Digest and MAC contexts reused for every hash and HKDF of this handshake.
+    private let contexts = NoiseContexts()
 
     /// `InitializeSymmetric(protocol_name)`.
     init(protocolName: String) {
@@ -24,7 +26,10 @@ struct NoiseSymmetricState {
 
     /// `MixHash(data)`.
     mutating func mixHash(_ data: [UInt8]) {
-        handshakeHash = handshakeHash.withUnsafeBytes { h in data.withUnsafeBytes { d in HashFunction.sha256.hash(h, d) } }
+        let contexts = contexts
+        contexts.hasher.update(handshakeHash)
+        contexts.hasher.update(data)
+        handshakeHash.withUnsafeMutableBytes { contexts.hasher.finalize(into: $0) }
     }
 
     /// `EncryptAndHash(plaintext)`.
@@ -49,15 +54,29 @@ struct NoiseSymmetricState {
         return (try NoiseCipherState(key: first), try NoiseCipherState(key: second))
     }
 
-    /// Noise's `HKDF(chaining_key, input_key_material, 2)`, which is RFC 5869 HKDF with the chaining key as salt and empty info.
+    /// Noise's `HKDF(chaining_key, input_key_material, 2)` (spec §4.3): `temp = HMAC(ck, ikm)`,
+    /// `out1 = HMAC(temp, 0x01)`, `out2 = HMAC(temp, out1 || 0x02)`, with HMAC-SHA256 from OpenSSL.
     private func hkdf(_ inputKeyMaterial: SecretBytes) throws -> (SecretBytes, SecretBytes) {
-        let output = try chainingKey.withUnsafeBytes { salt in
-            try inputKeyMaterial.withUnsafeBytes { ikm in
-                try HKDFSHA256.deriveSecret(inputKeyMaterial: ikm, salt: salt, info: UnsafeRawBufferPointer(start: nil, count: 0), outputCount: 64)
+        let hmac = contexts.hmac
+        let temp = chainingKey.withUnsafeBytes { salt in
+            inputKeyMaterial.withUnsafeBytes { ikm in SecretBytes(count: 32) { hmac.authenticate(key: salt, ikm, into: $0) } }
+        }
+        var one: UInt8 = 1, two: UInt8 = 2
+        let first = temp.withUnsafeBytes { key in
+            withUnsafeBytes(of: &one) { marker in SecretBytes(count: 32) { hmac.authenticate(key: key, marker, into: $0) } }
+        }
+        let second = temp.withUnsafeBytes { key in
+            first.withUnsafeBytes { previous in
+                withUnsafeBytes(of: &two) { marker in SecretBytes(count: 32) { hmac.authenticate(key: key, previous, marker, into: $0) } }
             }
         }
-        return output.withUnsafeBytes { both in
-            (SecretBytes(both[0..<32]), SecretBytes(both[32..<64]))
-        }
+        return (first, second)
     }
+}
+
+/// The reusable OpenSSL contexts of one handshake.
+final class NoiseContexts: @unchecked Sendable {
+    // A handshake state is used by one thread at a time; these contexts go with it.
+    let hasher = HashFunction.Hasher(.sha256)
+    let hmac = HMACSHA256Context()
 }

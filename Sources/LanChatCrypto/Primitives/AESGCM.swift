@@ -2,8 +2,8 @@ import COpenSSL
 
 /// AES-256-GCM (NIST SP 800-38D) with 96-bit nonces and 128-bit tags, through `EVP_CIPHER_CTX`.
 ///
-/// An `AESGCMKey` keeps its expanded key in two contexts (one per direction) and only changes the
-/// nonce per message, so a long-lived session key costs no per-message setup.
+/// An `AESGCMKey` keeps its expanded key in a context per direction, made on first use, and only changes the
+/// nonce per message, so a long-lived session key costs no per-message setup. Not for concurrent use.
 public final class AESGCMKey: @unchecked Sendable {
     /// Key length in bytes.
     public static let keyCount = 32
@@ -12,38 +12,57 @@ public final class AESGCMKey: @unchecked Sendable {
     /// Tag length in bytes.
     public static let tagCount = 16
 
-    private let encryptor: OpaquePointer
-    private let decryptor: OpaquePointer
+    private let key: SecretBytes
+    private var encryptorContext: OpaquePointer?
+    private var decryptorContext: OpaquePointer?
 
     /// Prepares a 32-byte key for repeated use.
-    public init(_ key: UnsafeRawBufferPointer) throws {
-        (encryptor, decryptor) = try Self.makeContexts(key)
+    public convenience init(_ key: UnsafeRawBufferPointer) throws {
+        try self.init(SecretBytes(key))
     }
 
     /// Prepares a key held as secret bytes.
     public init(_ key: SecretBytes) throws {
-        (encryptor, decryptor) = try key.withUnsafeBytes { try Self.makeContexts($0) }
-    }
-
-    private static func makeContexts(_ key: UnsafeRawBufferPointer) throws -> (OpaquePointer, OpaquePointer) {
-        guard key.count == keyCount else { throw CryptoError.invalidKeyLength(expected: keyCount, actual: key.count) }
-        guard let encryptor = EVP_CIPHER_CTX_new(), let decryptor = EVP_CIPHER_CTX_new() else {
-            fatalError("EVP_CIPHER_CTX_new: out of memory")
-        }
-        let keyPointer = key.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        guard EVP_EncryptInit_ex2(encryptor, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil) == 1,
-              EVP_DecryptInit_ex2(decryptor, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil) == 1
-        else {
-            EVP_CIPHER_CTX_free(encryptor)
-            EVP_CIPHER_CTX_free(decryptor)
-            throw CryptoError.openSSL("EVP_EncryptInit_ex2")
-        }
-        return (encryptor, decryptor)
+        guard key.count == Self.keyCount else { throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: key.count) }
+        self.key = key
     }
 
     deinit {
-        EVP_CIPHER_CTX_free(encryptor)
-        EVP_CIPHER_CTX_free(decryptor)
+        EVP_CIPHER_CTX_free(encryptorContext)
+        EVP_CIPHER_CTX_free(decryptorContext)
+    }
+
+    private var encryptor: OpaquePointer {
+        get throws {
+            if let encryptorContext { return encryptorContext }
+            let context = try makeContext(encrypting: true)
+            encryptorContext = context
+            return context
+        }
+    }
+
+    private var decryptor: OpaquePointer {
+        get throws {
+            if let decryptorContext { return decryptorContext }
+            let context = try makeContext(encrypting: false)
+            decryptorContext = context
+            return context
+        }
+    }
+
+    private func makeContext(encrypting: Bool) throws -> OpaquePointer {
+        guard let context = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new: out of memory") }
+        let ok = key.withUnsafeBytes { key in
+            let keyPointer = key.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            return encrypting
+                ? EVP_EncryptInit_ex2(context, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil)
+                : EVP_DecryptInit_ex2(context, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil)
+        }
+        guard ok == 1 else {
+            EVP_CIPHER_CTX_free(context)
+            throw CryptoError.openSSL("EVP_CipherInit_ex2")
+        }
+        return context
     }
 
     /// Encrypts the concatenation of `plaintextParts` into `out`, which must hold their length plus 16 bytes.
@@ -57,6 +76,7 @@ public final class AESGCMKey: @unchecked Sendable {
         precondition(nonce.count == Self.nonceCount, "AES-GCM nonce must be 12 bytes")
         let plaintextCount = plaintextParts.reduce(0) { $0 + $1.count }
         precondition(out.count >= plaintextCount + Self.tagCount, "AES-GCM output buffer too small")
+        let encryptor = try encryptor
         guard EVP_EncryptInit_ex2(encryptor, nil, nil, nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), nil) == 1 else {
             throw CryptoError.openSSL("EVP_EncryptInit_ex2")
         }
@@ -94,6 +114,7 @@ public final class AESGCMKey: @unchecked Sendable {
         guard ciphertext.count >= Self.tagCount else { throw CryptoError.authenticationFailed }
         let bodyCount = ciphertext.count - Self.tagCount
         precondition(out.count >= bodyCount, "AES-GCM output buffer too small")
+        let decryptor = try decryptor
         guard EVP_DecryptInit_ex2(decryptor, nil, nil, nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), nil) == 1 else {
             throw CryptoError.openSSL("EVP_DecryptInit_ex2")
         }
@@ -197,6 +218,7 @@ extension AESGCMKey {
     /// Starts a streaming encryption, without associated data, under the nonce `0x00000000 || counter` (big-endian),
     /// the nonce layout of Noise's AESGCM cipher functions.
     public func streamingSealer(counterNonce counter: UInt64) throws -> StreamingSealer {
+        let encryptor = try encryptor
         var nonce: (UInt32, UInt32, UInt32) = (0, UInt32(truncatingIfNeeded: counter >> 32).bigEndian, UInt32(truncatingIfNeeded: counter).bigEndian)
         let ok = withUnsafeBytes(of: &nonce) {
             EVP_EncryptInit_ex2(encryptor, nil, nil, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), nil)

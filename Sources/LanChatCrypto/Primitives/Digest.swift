@@ -110,3 +110,35 @@ public enum HMACSHA256 {
         key.withUnsafeBytes { k in message.withUnsafeBytes { m in authenticationCode(key: k, message: m) } }
     }
 }
+
+/// A reusable HMAC-SHA256 context (`EVP_MAC_CTX`): re-keyed for each code, so a run of codes (as in Noise's
+/// HKDF) costs no context setup. Not for concurrent use.
+final class HMACSHA256Context {
+    private let ctx: OpaquePointer
+    private var digestSet = false
+
+    init() {
+        guard let ctx = EVP_MAC_CTX_new(OpenSSLAlgorithms.hmac) else { fatalError("EVP_MAC_CTX_new: out of memory") }
+        self.ctx = ctx
+    }
+
+    deinit { EVP_MAC_CTX_free(ctx) }
+
+    /// Writes HMAC-SHA256(key, concatenation of `parts`) into `out` (32 bytes).
+    func authenticate(key: UnsafeRawBufferPointer, _ parts: UnsafeRawBufferPointer..., into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= 32)
+        var emptyKey: UInt8 = 0
+        let ok = withUnsafeMutablePointer(to: &emptyKey) { empty -> Int32 in
+            let keyPointer = key.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(empty)
+            // The digest parameter is set once; later inits only change the key.
+            return digestSet ? EVP_MAC_init(ctx, keyPointer, key.count, nil) : lanchat_hmac_sha256_init(ctx, keyPointer, key.count)
+        }
+        guard ok == 1 else { fatalError("EVP_MAC_init: \(OpenSSLErrorQueue.drain())") }
+        digestSet = true
+        for part in parts where part.count > 0 {
+            EVP_MAC_update(ctx, part.baseAddress!.assumingMemoryBound(to: UInt8.self), part.count)
+        }
+        var length = 0
+        EVP_MAC_final(ctx, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length, 32)
+    }
+}

@@ -15,8 +15,10 @@ extension Frame {
             buffer.writeInteger(welcome.protocolVersion)
             buffer.writeString8(welcome.serverName)
             buffer.writeString8(welcome.serverVersion)
-            buffer.writeInteger(UInt16(welcome.online.count))
-            for entry in welcome.online { entry.encode(into: &buffer) }
+            // A u16 count: beyond 65535 users online, the list is cut (clients learn the rest from presence and lookups).
+            let online = welcome.online.prefix(Int(UInt16.max))
+            buffer.writeInteger(UInt16(online.count))
+            for entry in online { entry.encode(into: &buffer) }
         case let .presence(presence):
             buffer.writeInteger(presence.event.rawValue)
             presence.user.encode(into: &buffer)
@@ -47,8 +49,9 @@ extension Frame {
             buffer.writeInteger(ack.requestID)
             buffer.writeInteger(ack.delivered)
             buffer.writeInteger(ack.stored)
-            buffer.writeInteger(UInt16(ack.missed.count))
-            for name in ack.missed { buffer.writeString8(name) }
+            let missed = ack.missed.prefix(Int(UInt16.max))
+            buffer.writeInteger(UInt16(missed.count))
+            for name in missed { buffer.writeString8(name) }
         case let .error(error):
             buffer.writeInteger(error.requestID)
             buffer.writeInteger(error.code.rawValue)
@@ -63,8 +66,9 @@ extension Frame {
             buffer.writeInteger(requestID)
         case let .userList(list):
             buffer.writeInteger(list.requestID)
-            buffer.writeInteger(UInt16(list.users.count))
-            for entry in list.users {
+            let users = list.users.prefix(Int(UInt16.max))
+            buffer.writeInteger(UInt16(users.count))
+            for entry in users {
                 entry.user.encode(into: &buffer)
                 buffer.writeInteger(entry.online ? UInt8(1) : 0)
             }

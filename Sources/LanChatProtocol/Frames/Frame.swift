@@ -77,7 +77,7 @@ public struct Welcome: Equatable, Sendable {
     public var protocolVersion: UInt16
     public var serverName: String
     public var serverVersion: String
-    /// Everyone online, the new user included.
+    /// Everyone online, the new user included (at most 65535; a longer list is cut).
     public var online: [DirectoryEntry]
 
     public init(protocolVersion: UInt16 = ProtocolLimits.protocolVersion, serverName: String, serverVersion: String, online: [DirectoryEntry]) {
@@ -190,7 +190,7 @@ public struct Ack: Equatable, Sendable {
     }
 }
 
-/// Either direction: a refusal with a code and a reason a person can read.
+/// Server → client: a refusal with a code and a reason a person can read.
 public struct ErrorFrame: Equatable, Sendable, CustomStringConvertible {
     /// The request it answers, or 0 when it concerns the connection.
     public var requestID: UInt32

@@ -26,6 +26,9 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     private var sendBudget: TokenBucket
     private var awaitingPong = false
     private var slowReaderTimer: Scheduled<Void>?
+    /// Deliveries and acknowledgements of the current read batch, written out at `channelReadComplete`.
+    private var deliveries = DeliveryBatch()
+    private var needsFlush = false
 
     private var relay: Relay { services.relay }
     private var database: ServerDatabase { services.database }
@@ -93,7 +96,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.warning("closing the connection: \(error)")
         switch (state, error) {
-        case let (.registered, protocolError as ProtocolError), let (.authenticated, protocolError as ProtocolError):
+        case let (.registered, protocolError as ProtocolError), let (.authenticated, protocolError as ProtocolError),
+             let (.registering, protocolError as ProtocolError):
             refuse(ErrorFrame(code: protocolError.code, reason: protocolError.description), closing: true, context: context)
         default:
             state = .closing
@@ -102,6 +106,15 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     // MARK: Frames
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        deliveries.dispatch()
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         awaitingPong = false
@@ -261,9 +274,12 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             }
             return
         }
-        relay.write(live)
+        for item in live { deliveries.add(item.buffers, to: item.session) }
         if toStore.isEmpty {
-            write(.ack(Ack(requestID: send.requestID, delivered: UInt16(live.count), missed: missed)), context: context)
+            var ack = context.channel.allocator.buffer(capacity: 16)
+            Frame.ack(Ack(requestID: send.requestID, delivered: UInt16(live.count), missed: missed)).encode(into: &ack)
+            context.write(wrapOutboundOut(ack), promise: nil)
+            needsFlush = true
         } else {
             store(send, accepted: accepted, wraps: toStore, delivered: live.count, missed: missed, context: context)
         }

@@ -49,22 +49,11 @@ final class Relay: Sendable {
 
     var onlineCount: Int { sessions.withLockedValue { $0.count } }
 
-    /// Writes each item's buffers to its session, grouped per event loop, with one flush per session per batch.
+    /// Writes each item's buffers to its session now, grouped per event loop, with one flush per session.
     func write(_ items: [(session: ClientSession, buffers: [ByteBuffer])]) {
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, items: [(session: ClientSession, buffers: [ByteBuffer])])] = [:]
-        for item in items {
-            let loop = item.session.channel.eventLoop
-            byLoop[ObjectIdentifier(loop), default: (loop, [])].items.append(item)
-        }
-        for (_, group) in byLoop {
-            let work = { @Sendable in
-                for item in group.items {
-                    for buffer in item.buffers { item.session.channel.write(buffer, promise: nil) }
-                }
-                for item in group.items { item.session.channel.flush() }
-            }
-            if group.loop.inEventLoop { work() } else { group.loop.execute(work) }
-        }
+        var batch = DeliveryBatch()
+        for item in items { batch.add(item.buffers, to: item.session) }
+        batch.dispatch()
     }
 
     /// Writes `buffers` to one session on its event loop; the future completes when the last is written to the socket.

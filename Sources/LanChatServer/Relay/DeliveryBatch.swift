@@ -1,0 +1,47 @@
+import NIOCore
+
+/// Deliveries collected while a connection's read batch is processed, written out together: per event
+/// loop one task, per recipient all its buffers in order and a single flush. Many envelopes to the same
+/// recipient thus leave in one Noise message and one system call.
+struct DeliveryBatch {
+    private struct LoopGroup {
+        let loop: any EventLoop
+        var sessions: [ClientSession] = []
+        var buffers: [[ByteBuffer]] = []
+        var index: [ObjectIdentifier: Int] = [:]
+    }
+
+    private var groups: [ObjectIdentifier: LoopGroup] = [:]
+
+    var isEmpty: Bool { groups.isEmpty }
+
+    /// Queues `buffers` for `session`.
+    mutating func add(_ buffers: [ByteBuffer], to session: ClientSession) {
+        let loop = session.channel.eventLoop
+        let loopID = ObjectIdentifier(loop)
+        let sessionID = ObjectIdentifier(session)
+        if groups[loopID] == nil { groups[loopID] = LoopGroup(loop: loop) }
+        if let position = groups[loopID]!.index[sessionID] {
+            groups[loopID]!.buffers[position].append(contentsOf: buffers)
+        } else {
+            groups[loopID]!.index[sessionID] = groups[loopID]!.sessions.count
+            groups[loopID]!.sessions.append(session)
+            groups[loopID]!.buffers.append(buffers)
+        }
+    }
+
+    /// Writes everything queued: directly on the current event loop, as one task on each other loop.
+    mutating func dispatch() {
+        for group in groups.values {
+            let sessions = group.sessions, buffers = group.buffers
+            let work = { @Sendable in
+                for (session, pending) in zip(sessions, buffers) {
+                    for buffer in pending { session.channel.write(buffer, promise: nil) }
+                    session.channel.flush()
+                }
+            }
+            if group.loop.inEventLoop { work() } else { group.loop.execute(work) }
+        }
+        groups.removeAll(keepingCapacity: true)
+    }
+}

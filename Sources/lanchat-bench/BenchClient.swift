@@ -1,0 +1,137 @@
+import LanChatCrypto
+import LanChatProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOExtras
+import NIOPosix
+
+/// What a simulated client reports to the running workload. Called on the client's event loop.
+protocol BenchObserver: AnyObject, Sendable {
+    func delivered(_ deliver: Deliver, to client: BenchClient)
+    func acknowledged(_ ack: Ack, by client: BenchClient)
+    func refused(_ error: ErrorFrame, client: BenchClient)
+}
+
+/// One simulated user: a real Noise XX connection and registration, sending pre-encoded frames and
+/// counting what arrives after transport decryption.
+final class BenchClient: Sendable {
+    let name: String
+    let key: PrivateKey
+    let channel: any Channel
+
+    private init(name: String, key: PrivateKey, channel: any Channel) {
+        self.name = name
+        self.key = key
+        self.channel = channel
+    }
+
+    /// Connects, runs the handshake and registers; returns once the server said welcome.
+    static func connect(name: String, key: PrivateKey, to address: SocketAddress, group: any EventLoopGroup, observer: (any BenchObserver)?) async throws -> BenchClient {
+        let welcome = group.next().makePromise(of: Void.self)
+        let clientBox = NIOLockedValueBoxLite<BenchClient?>(nil)
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
+                        NoiseChannelHandler(role: .initiator, localStatic: key),
+                        ByteToMessageHandler(FrameDecoder(maxFrameLength: 16 << 20)),
+                        BenchHandler(name: name, welcome: welcome, observer: observer, client: clientBox),
+                    ])
+                }
+            }
+            .connect(to: address)
+            .get()
+        let client = BenchClient(name: name, key: key, channel: channel)
+        clientBox.set(client)
+        try await welcome.futureResult.get()
+        return client
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Holds a value set once from outside the event loop and read on it.
+final class NIOLockedValueBoxLite<Value: Sendable>: Sendable {
+    private let box: NIOLockedValueBox<Value>
+    init(_ value: Value) { box = NIOLockedValueBox(value) }
+    func set(_ value: Value) { box.withLockedValue { $0 = value } }
+    var value: Value { box.withLockedValue { $0 } }
+}
+
+private final class BenchHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+
+    private let name: String
+    private let welcome: EventLoopPromise<Void>
+    private let observer: (any BenchObserver)?
+    private let client: NIOLockedValueBoxLite<BenchClient?>
+    private var cachedClient: BenchClient?
+
+    init(name: String, welcome: EventLoopPromise<Void>, observer: (any BenchObserver)?, client: NIOLockedValueBoxLite<BenchClient?>) {
+        self.name = name
+        self.welcome = welcome
+        self.observer = observer
+        self.client = client
+    }
+
+    private var me: BenchClient? {
+        if cachedClient == nil { cachedClient = client.value }
+        return cachedClient
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is NoiseHandshakeCompleted {
+            let hello = Frame.hello(Hello(name: name, clientVersion: "lanchat-bench")).encoded(allocator: context.channel.allocator)
+            context.writeAndFlush(NIOAny(hello), promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .welcome:
+            welcome.succeed()
+        case let .deliver(deliver):
+            if let me { observer?.delivered(deliver, to: me) }
+        case let .ack(ack):
+            if let me { observer?.acknowledged(ack, by: me) }
+        case let .error(error):
+            welcome.fail(BenchError.refused(error.reason))
+            if let me { observer?.refused(error, client: me) }
+        case let .ping(nonce):
+            context.writeAndFlush(NIOAny(Frame.pong(nonce).encoded(allocator: context.channel.allocator)), promise: nil)
+        default:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        welcome.fail(BenchError.refused("the connection closed before welcome"))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        welcome.fail(error)
+        context.close(promise: nil)
+    }
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case refused(String)
+    case timedOut(String)
+    case setup(String)
+
+    var description: String {
+        switch self {
+        case let .refused(reason): "the server refused: \(reason)"
+        case let .timedOut(what): "timed out: \(what)"
+        case let .setup(what): what
+        }
+    }
+}

@@ -1,0 +1,19 @@
+import LanChatProtocol
+import NIOConcurrencyHelpers
+
+/// Lets clients connect before the workload's counter exists (it needs the clients to seal envelopes).
+final class ForwardingObserver: BenchObserver {
+    let target = NIOLockedValueBox<(any BenchObserver)?>(nil)
+
+    func delivered(_ deliver: Deliver, to client: BenchClient) {
+        target.withLockedValue { $0 }?.delivered(deliver, to: client)
+    }
+
+    func acknowledged(_ ack: Ack, by client: BenchClient) {
+        target.withLockedValue { $0 }?.acknowledged(ack, by: client)
+    }
+
+    func refused(_ error: ErrorFrame, client: BenchClient) {
+        target.withLockedValue { $0 }?.refused(error, client: client)
+    }
+}

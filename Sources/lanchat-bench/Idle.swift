@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+
+extension LanChatBench {
+    struct Idle: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "N connected, registered, idle clients; the server's resident memory per connection."
+        )
+
+        @OptionGroup var target: TargetOptions
+
+        @Option(help: "Idle clients.")
+        var clients = 10_000
+
+        @Option(help: "Handshakes in flight at once while connecting.")
+        var parallel = 128
+
+        func run() async throws {
+            let environment = try await BenchEnvironment.start(target)
+            guard let pid = environment.server.pid else { throw BenchError.setup("idle needs the server's PID: start it here, or pass --server-pid") }
+            // Warm up: one connection, so first-use allocations are not charged to the idle connections.
+            let warm = try await Fleet.connect(["idle-warmup"], to: environment.server, group: environment.group, observer: nil)
+            try await Task.sleep(for: .milliseconds(500))
+            let before = ProcessSample.of(pid)
+            let start = monotonicNanoseconds()
+            let idle = try await Fleet.connect((0..<clients).map { "idle-\($0)" }, to: environment.server, group: environment.group, observer: nil, parallel: parallel)
+            let connectSeconds = Double(monotonicNanoseconds() - start) / 1e9
+            try await Task.sleep(for: .seconds(2))
+            let after = ProcessSample.of(pid)
+
+            var report = Report("idle")
+            report.add("clients", idle.count)
+            report.add("connect_s", connectSeconds)
+            if let before, let after {
+                report.add("server_rss_before_mib", Double(before.residentBytes) / 1_048_576)
+                report.add("server_rss_after_mib", Double(after.residentBytes) / 1_048_576)
+                report.add("bytes_per_connection", (after.residentBytes - before.residentBytes) / max(1, idle.count))
+            }
+            report.print(json: target.json)
+            try await environment.finish(closing: idle + warm)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Histogram
+import LanChatCrypto
+import LanChatProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+import Synchronization
+
+/// Pre-encoded `send` frames that one client writes, keeping at most `window` unacknowledged.
+final class WindowedSender: Sendable {
+    let client: BenchClient
+    private let frames: [ByteBuffer]
+    private let total: Int
+    private let window: Int
+    private let next = Atomic<Int>(0)
+
+    init(client: BenchClient, frames: [ByteBuffer], total: Int, window: Int) {
+        self.client = client
+        self.frames = frames
+        self.total = total
+        self.window = window
+    }
+
+    /// Writes the first window of frames.
+    func start() {
+        client.channel.eventLoop.execute { [self] in
+            for _ in 0..<min(window, total) { writeNext(flush: false) }
+            client.channel.flush()
+        }
+    }
+
+    /// Called on the client's event loop for each acknowledgement: keeps the window full. The client
+    /// flushes at the end of its read batch.
+    func acknowledged() {
+        writeNext(flush: false)
+    }
+
+    private func writeNext(flush: Bool) {
+        let index = next.add(1, ordering: .relaxed).oldValue
+        guard index < total else { return }
+        let frame = frames[index % frames.count]
+        if flush { client.channel.writeAndFlush(frame, promise: nil) } else { client.channel.write(frame, promise: nil) }
+    }
+}
+
+/// Counts deliveries for a workload, opens a sample of them fully, records latencies, and signals when
+/// every expected delivery (or its reported miss) has arrived.
+final class DeliveryCounter: BenchObserver {
+    let expected: Int
+    let finished: EventLoopPromise<Void>
+    let deliveries = Atomic<Int>(0)
+    let missed = Atomic<Int>(0)
+    let refusals = Atomic<Int>(0)
+    let openedOK = Atomic<Int>(0)
+    let openedBad = Atomic<Int>(0)
+    private let sampleEvery: Int
+    private let plaintext: [UInt8]
+    private let senders: [String: WindowedSender]
+    /// Send times by the first 8 bytes of the message id, when measuring latency.
+    let sendTimes = NIOLockedValueBox<[UInt64: UInt64]>([:])
+    let latencies = NIOLockedValueBox(Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
+    private let measuresLatency: Bool
+
+    init(expected: Int, finished: EventLoopPromise<Void>, plaintext: [UInt8], sampleEvery: Int, senders: [WindowedSender] = [], measuresLatency: Bool = false) {
+        self.expected = expected
+        self.finished = finished
+        self.plaintext = plaintext
+        self.sampleEvery = max(1, sampleEvery)
+        self.senders = Dictionary(uniqueKeysWithValues: senders.map { ($0.client.name, $0) })
+        self.measuresLatency = measuresLatency
+    }
+
+    /// Notes the moment an envelope with `messageID` is sent.
+    func willSend(messageID: [UInt8]) {
+        let key = messageID.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let now = monotonicNanoseconds()
+        sendTimes.withLockedValue { $0[key] = now }
+    }
+
+    func delivered(_ deliver: Deliver, to client: BenchClient) {
+        if measuresLatency, let key = deliver.header.getInteger(at: deliver.header.readerIndex + 2, as: UInt64.self) {
+            let now = monotonicNanoseconds()
+            if let sent = sendTimes.withLockedValue({ $0[key] }) {
+                latencies.withLockedValue { _ = $0.record(now - sent) }
+            }
+        }
+        let count = deliveries.add(1, ordering: .relaxed).newValue
+        if count % sampleEvery == 0 { check(deliver, client: client) }
+        completeIfDone(count + missed.load(ordering: .relaxed))
+    }
+
+    func acknowledged(_ ack: Ack, by client: BenchClient) {
+        if !ack.missed.isEmpty {
+            let missedNow = missed.add(ack.missed.count, ordering: .relaxed).newValue
+            completeIfDone(missedNow + deliveries.load(ordering: .relaxed))
+        }
+        senders[client.name]?.acknowledged()
+    }
+
+    func refused(_ error: ErrorFrame, client: BenchClient) {
+        refusals.add(1, ordering: .relaxed)
+        finished.fail(BenchError.refused(error.reason))
+    }
+
+    private func completeIfDone(_ accounted: Int) {
+        if accounted >= expected { finished.succeed() }
+    }
+
+    /// Fully opens a delivery as its recipient and compares the plaintext.
+    private func check(_ deliver: Deliver, client: BenchClient) {
+        let opener = EnvelopeOpener(recipientName: client.name, identity: client.key)
+        let opened = try? opener.open(
+            header: Array(deliver.header.readableBytesView), body: Array(deliver.body.readableBytesView), wrap: Array(deliver.wrap.readableBytesView)
+        )
+        if opened?.plaintext == plaintext { openedOK.add(1, ordering: .relaxed) } else { openedBad.add(1, ordering: .relaxed) }
+    }
+}
+
+/// Envelopes sealed ahead of the measured interval, as encoded `send` frames.
+enum SealedTraffic {
+    /// A 256-byte plaintext in LanChat's text format.
+    static let plaintext: [UInt8] = [1] + Array(String(repeating: "lanchat benchmark payload ", count: 10).utf8.prefix(255))
+
+    static func frames(from sender: BenchClient, to recipients: [BenchClient], kind: EnvelopeKind, count: Int, messageIDs: inout [[UInt8]]) throws -> [ByteBuffer] {
+        let sealer = EnvelopeSealer(senderName: sender.name, identity: sender.key)
+        let targets = recipients.map { EnvelopeRecipient(name: $0.name, publicKey: $0.key.publicKey) }
+        return try (0..<count).map { index in
+            let envelope = try sealer.seal(plaintext, kind: kind, to: targets)
+            messageIDs.append(Array(envelope.header[2..<18]))
+            return Frame.send(Send(
+                requestID: UInt32(index + 1),
+                header: ByteBuffer(bytes: envelope.header),
+                body: ByteBuffer(bytes: envelope.body),
+                wraps: envelope.wraps.map { Send.Wrap(recipient: $0.recipient, wrap: ByteBuffer(bytes: $0.wrap)) }
+            )).encoded()
+        }
+    }
+}
