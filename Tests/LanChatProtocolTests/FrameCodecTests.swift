@@ -48,7 +48,7 @@ struct FrameCodecTests {
     // MARK: Fan-out encoding
 
     @Test(
-        "DeliveryEncoding.shared followed by wrapPart is byte for byte the deliver frame",
+        "DeliveryEncoding.shared followed by the wrap is byte for byte the deliver frame",
         arguments: [(48, 300, ProtocolLimits.wrapLength), (0, 0, 0), (ProtocolLimits.maxHeaderLength, 70_000, ProtocolLimits.wrapLength)]
     )
     func deliveryEncodingMatchesDeliverFrame(headerLength: Int, bodyLength: Int, wrapLength: Int) {
@@ -60,8 +60,7 @@ struct FrameCodecTests {
         for seed: UInt8 in [3, 4] {
             let wrap = FrameSamples.bytes(wrapLength, seed: seed)
             var combined = encoding.shared
-            var wrapPart = DeliveryEncoding.wrapPart(wrap, allocator: allocator)
-            combined.writeBuffer(&wrapPart)
+            combined.writeImmutableBuffer(wrap)
             #expect(combined == Frame.deliver(Deliver(header: header, body: body, wrap: wrap)).encoded())
         }
     }

@@ -91,27 +91,22 @@ extension DirectoryEntry {
     }
 }
 
-/// The `deliver` frame split for fan-out: the part shared by every recipient is encoded once; only the
-/// wrap differs. Writing `shared` then `wrap(…)` produces exactly `Frame.deliver(…).encode`.
+/// The `deliver` frame split for fan-out: everything up to and including the wrap's length is the same for
+/// every recipient and is encoded once; the recipient's wrap itself (a slice of the received `send` frame)
+/// follows. Writing `shared` then the wrap produces exactly `Frame.deliver(…).encode`.
 public struct DeliveryEncoding: Sendable {
-    /// Length prefix, type byte, flags, header and body: identical for every recipient.
+    /// Length prefix, type byte, flags, header, body and the wrap's `u16` length: identical for every recipient.
     public let shared: ByteBuffer
 
     /// Encodes the shared part for wraps of `wrapLength` bytes.
     public init(stored: Bool = false, header: ByteBuffer, body: ByteBuffer, wrapLength: Int = ProtocolLimits.wrapLength, allocator: ByteBufferAllocator) {
-        var buffer = allocator.buffer(capacity: 4 + 2 + 2 + header.readableBytes + 4 + body.readableBytes)
+        var buffer = allocator.buffer(capacity: 4 + 2 + 2 + header.readableBytes + 4 + body.readableBytes + 2)
         buffer.writeInteger(UInt32(2 + 2 + header.readableBytes + 4 + body.readableBytes + 2 + wrapLength))
         buffer.writeInteger(Frame.Kind.deliver.rawValue)
         buffer.writeInteger(stored ? UInt8(1) : 0)
         buffer.writeBytes16(header)
         buffer.writeBytes32(body)
+        buffer.writeInteger(UInt16(wrapLength))
         shared = buffer
-    }
-
-    /// The per-recipient tail: `u16 length` and the wrap.
-    public static func wrapPart(_ wrap: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 2 + wrap.readableBytes)
-        buffer.writeBytes16(wrap)
-        return buffer
     }
 }

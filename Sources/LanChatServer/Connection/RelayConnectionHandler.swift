@@ -26,9 +26,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     private var sendBudget: TokenBucket
     private var awaitingPong = false
     private var slowReaderTimer: Scheduled<Void>?
-    /// Deliveries and acknowledgements of the current read batch, written out at `channelReadComplete`.
+    /// Deliveries of the current read batch, written out at `channelReadComplete`.
     private var deliveries = DeliveryBatch()
-    private var needsFlush = false
 
     private var relay: Relay { services.relay }
     private var database: ServerDatabase { services.database }
@@ -108,11 +107,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     // MARK: Frames
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        deliveries.dispatch()
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
+        deliveries.dispatch(relay: relay)
         context.fireChannelReadComplete()
     }
 
@@ -251,7 +246,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         live.reserveCapacity(send.wraps.count)
         for (wrap, recipient) in zip(send.wraps, relay.sessions(named: send.wraps.lazy.map(\.recipient))) {
             if let recipient, recipient.channel.isWritable {
-                live.append((recipient, [delivery.shared, DeliveryEncoding.wrapPart(wrap.wrap, allocator: allocator)]))
+                live.append((recipient, [delivery.shared, wrap.wrap]))
             } else if accepted.isDirect || send.storeForOffline {
                 toStore.append(wrap)
             } else {
@@ -279,7 +274,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             var ack = context.channel.allocator.buffer(capacity: 16)
             Frame.ack(Ack(requestID: send.requestID, delivered: UInt16(live.count), missed: missed)).encode(into: &ack)
             context.write(wrapOutboundOut(ack), promise: nil)
-            needsFlush = true
+            relay.flusher(for: context.eventLoop).flushSoon(context.channel)
         } else {
             store(send, accepted: accepted, wraps: toStore, delivered: live.count, missed: missed, context: context)
         }
@@ -292,7 +287,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         let header = accepted.header
         let deliveries = wraps.map { wrap in
             var frame = stored.shared
-            frame.writeImmutableBuffer(DeliveryEncoding.wrapPart(wrap.wrap, allocator: allocator))
+            frame.writeImmutableBuffer(wrap.wrap)
             return ServerDatabase.PendingDelivery(recipient: wrap.recipient, messageID: header.messageID, sender: header.senderName, delivery: Array(frame.readableBytesView))
         }
         let database = database, maxQueued = configuration.maxQueuedPerRecipient

@@ -1,8 +1,8 @@
 import NIOCore
 
 /// Deliveries collected while a connection's read batch is processed, written out together: per event
-/// loop one task, per recipient all its buffers in order and a single flush. Many envelopes to the same
-/// recipient thus leave in one Noise message and one system call.
+/// loop one task, per recipient all its buffers in order, flushed by the loop's `TickFlusher`. Many
+/// envelopes to the same recipient thus leave in one Noise message and one system call.
 struct DeliveryBatch {
     private struct LoopGroup {
         let loop: any EventLoop
@@ -31,13 +31,14 @@ struct DeliveryBatch {
     }
 
     /// Writes everything queued: directly on the current event loop, as one task on each other loop.
-    mutating func dispatch() {
+    mutating func dispatch(relay: Relay) {
         for group in groups.values {
-            let sessions = group.sessions, buffers = group.buffers
+            let sessions = group.sessions, buffers = group.buffers, loop = group.loop
             let work = { @Sendable in
+                let flusher = relay.flusher(for: loop)
                 for (session, pending) in zip(sessions, buffers) {
                     for buffer in pending { session.channel.write(buffer, promise: nil) }
-                    session.channel.flush()
+                    flusher.flushSoon(session.channel)
                 }
             }
             if group.loop.inEventLoop { work() } else { group.loop.execute(work) }

@@ -11,6 +11,17 @@ final class Relay: Sendable {
     }
 
     private let sessions = NIOLockedValueBox<[String: ClientSession]>([:])
+    private let flushers = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<TickFlusher>]>([:])
+
+    /// The tick flusher of `loop` (call on that loop).
+    func flusher(for loop: any EventLoop) -> TickFlusher {
+        flushers.withLockedValue { flushers in
+            if let existing = flushers[ObjectIdentifier(loop)] { return existing }
+            let created = NIOLoopBound(TickFlusher(loop: loop), eventLoop: loop)
+            flushers[ObjectIdentifier(loop)] = created
+            return created
+        }.value
+    }
 
     /// Registers `session` under its name. A name held by another key is refused; the same key replaces its old session.
     func register(_ session: ClientSession) -> Registration {
@@ -53,7 +64,7 @@ final class Relay: Sendable {
     func write(_ items: [(session: ClientSession, buffers: [ByteBuffer])]) {
         var batch = DeliveryBatch()
         for item in items { batch.add(item.buffers, to: item.session) }
-        batch.dispatch()
+        batch.dispatch(relay: self)
     }
 
     /// Writes `buffers` to one session on its event loop; the future completes when the last is written to the socket.
