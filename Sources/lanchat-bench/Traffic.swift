@@ -135,3 +135,18 @@ enum SealedTraffic {
         }
     }
 }
+
+extension Report {
+    /// Delivery counts, the rate when `elapsed` is given, and the outcome of the sampled full opens.
+    mutating func addDeliveries(_ counter: DeliveryCounter, elapsed: Double? = nil) {
+        let deliveries = counter.deliveries.load(ordering: .relaxed)
+        add("deliveries", deliveries)
+        add("missed", counter.missed.load(ordering: .relaxed))
+        if let elapsed {
+            add("elapsed_s", elapsed)
+            add("deliveries_per_s", Double(deliveries) / elapsed)
+        }
+        add("opened_ok", counter.openedOK.load(ordering: .relaxed))
+        add("opened_bad", counter.openedBad.load(ordering: .relaxed))
+    }
+}
