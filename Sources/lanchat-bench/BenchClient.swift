@@ -7,7 +7,8 @@ import NIOPosix
 
 /// What a simulated client reports to the running workload. Called on the client's event loop.
 protocol BenchObserver: AnyObject, Sendable {
-    func delivered(_ deliver: Deliver, to client: BenchClient)
+    /// A `deliver` frame arrived; `frame` holds it from the type byte on, undecoded (decode it with `Frame(decoding:)`).
+    func delivered(_ frame: ByteBuffer, to client: BenchClient)
     func acknowledged(_ ack: Ack, by client: BenchClient)
     func refused(_ error: ErrorFrame, client: BenchClient)
 }
@@ -36,7 +37,7 @@ final class BenchClient: Sendable {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                         NoiseChannelHandler(role: .initiator, localStatic: key),
-                        ByteToMessageHandler(FrameDecoder(maxFrameLength: 16 << 20)),
+                        ByteToMessageHandler(BenchFrameDecoder()),
                         BenchHandler(name: name, welcome: welcome, observer: observer, client: clientBox),
                     ])
                 }
@@ -63,7 +64,7 @@ final class NIOLockedValueBoxLite<Value: Sendable>: Sendable {
 }
 
 private final class BenchHandler: ChannelInboundHandler {
-    typealias InboundIn = Frame
+    typealias InboundIn = BenchFrame
 
     private let name: String
     private let welcome: EventLoopPromise<Void>
@@ -91,11 +92,17 @@ private final class BenchHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame: Frame
         switch unwrapInboundIn(data) {
+        case let .delivery(raw):
+            if let me { observer?.delivered(raw, to: me) }
+            return
+        case let .other(decoded):
+            frame = decoded
+        }
+        switch frame {
         case .welcome:
             welcome.succeed()
-        case let .deliver(deliver):
-            if let me { observer?.delivered(deliver, to: me) }
         case let .ack(ack):
             if let me { observer?.acknowledged(ack, by: me) }
         case let .error(error):
@@ -133,5 +140,36 @@ enum BenchError: Error, CustomStringConvertible {
         case let .timedOut(what): "timed out: \(what)"
         case let .setup(what): what
         }
+    }
+}
+
+/// What the load generator's decoder yields: deliveries stay undecoded (only counted, a sample opened);
+/// everything else is a decoded frame.
+enum BenchFrame {
+    case delivery(ByteBuffer)
+    case other(Frame)
+}
+
+/// Splits the decrypted stream into frames like `FrameDecoder`, but leaves `deliver` frames undecoded so that
+/// counting them costs the load generator little.
+struct BenchFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = BenchFrame
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self), buffer.readableBytes >= 4 + Int(length) else {
+            return .needMoreData
+        }
+        buffer.moveReaderIndex(forwardBy: 4)
+        var frame = buffer.readSlice(length: Int(length))!
+        if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == Frame.Kind.deliver.rawValue {
+            context.fireChannelRead(wrapInboundOut(.delivery(frame)))
+        } else {
+            context.fireChannelRead(wrapInboundOut(.other(try Frame(decoding: &frame))))
+        }
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
     }
 }

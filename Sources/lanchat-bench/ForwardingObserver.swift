@@ -1,12 +1,13 @@
 import LanChatProtocol
+import NIOCore
 import NIOConcurrencyHelpers
 
 /// Lets clients connect before the workload's counter exists (it needs the clients to seal envelopes).
 final class ForwardingObserver: BenchObserver {
     let target = NIOLockedValueBox<(any BenchObserver)?>(nil)
 
-    func delivered(_ deliver: Deliver, to client: BenchClient) {
-        target.withLockedValue { $0 }?.delivered(deliver, to: client)
+    func delivered(_ frame: ByteBuffer, to client: BenchClient) {
+        target.withLockedValue { $0 }?.delivered(frame, to: client)
     }
 
     func acknowledged(_ ack: Ack, by client: BenchClient) {

@@ -76,15 +76,16 @@ final class DeliveryCounter: BenchObserver {
         sendTimes.withLockedValue { $0[key] = now }
     }
 
-    func delivered(_ deliver: Deliver, to client: BenchClient) {
-        if measuresLatency, let key = deliver.header.getInteger(at: deliver.header.readerIndex + 2, as: UInt64.self) {
+    func delivered(_ frame: ByteBuffer, to client: BenchClient) {
+        // The frame starts with type (1), flags (1) and the header's u16 length; the message id is at header offset 2.
+        if measuresLatency, let key = frame.getInteger(at: frame.readerIndex + 6, as: UInt64.self) {
             let now = monotonicNanoseconds()
             if let sent = sendTimes.withLockedValue({ $0[key] }) {
                 latencies.withLockedValue { _ = $0.record(now - sent) }
             }
         }
         let count = deliveries.add(1, ordering: .relaxed).newValue
-        if count % sampleEvery == 0 { check(deliver, client: client) }
+        if count % sampleEvery == 0 { check(frame, client: client) }
         completeIfDone(count + missed.load(ordering: .relaxed))
     }
 
@@ -105,8 +106,13 @@ final class DeliveryCounter: BenchObserver {
         if accounted >= expected { finished.succeed() }
     }
 
-    /// Fully opens a delivery as its recipient and compares the plaintext.
-    private func check(_ deliver: Deliver, client: BenchClient) {
+    /// Fully decodes and opens a delivery as its recipient and compares the plaintext.
+    private func check(_ frame: ByteBuffer, client: BenchClient) {
+        var frame = frame
+        guard case let .deliver(deliver) = try? Frame(decoding: &frame) else {
+            openedBad.add(1, ordering: .relaxed)
+            return
+        }
         let opener = EnvelopeOpener(recipientName: client.name, identity: client.key)
         let opened = try? opener.open(
             header: Array(deliver.header.readableBytesView), body: Array(deliver.body.readableBytesView), wrap: Array(deliver.wrap.readableBytesView)

@@ -26,7 +26,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     private var state: State
-    private var pending = CircularBuffer<(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)>()
+    private var pending = CircularBuffer<(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)>(initialCapacity: 4)
     private var pendingBytes = 0
     private var flushRequested = false
     private let handshakeTimeout: TimeAmount

@@ -240,13 +240,14 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         }
         let allocator = context.channel.allocator
         let delivery = DeliveryEncoding(header: send.header, body: send.body, allocator: allocator)
-        var live: [(session: ClientSession, buffers: [ByteBuffer])] = []
         var toStore: [Send.Wrap] = []
         var missed: [String] = []
-        live.reserveCapacity(send.wraps.count)
+        var delivered = 0
+        var directTarget: ClientSession?
         for (wrap, recipient) in zip(send.wraps, relay.sessions(named: send.wraps.lazy.map(\.recipient))) {
             if let recipient, recipient.channel.isWritable {
-                live.append((recipient, [delivery.shared, wrap.wrap]))
+                if accepted.isDirect { directTarget = recipient } else { deliveries.add(delivery.shared, wrap.wrap, to: recipient) }
+                delivered += 1
             } else if accepted.isDirect || send.storeForOffline {
                 toStore.append(wrap)
             } else {
@@ -254,29 +255,25 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             }
         }
 
-        if accepted.isDirect, let target = live.first {
+        if let directTarget {
             // Acknowledge a direct message only once it reached the recipient's socket; if that fails, store it.
-            let written = relay.writeDirect(target.buffers, to: target.session).hop(to: context.eventLoop)
+            let written = relay.writeDirect(delivery.shared, send.wraps[0].wrap, to: directTarget).hop(to: context.eventLoop)
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             written.whenComplete { result in
                 let (handler, context) = loopBound.value
                 switch result {
                 case .success:
-                    handler.write(.ack(Ack(requestID: send.requestID, delivered: 1)), context: context)
+                    handler.writeSoon(.ack(Ack(requestID: send.requestID, delivered: 1)), context: context)
                 case .failure:
                     handler.store(send, accepted: accepted, wraps: send.wraps, delivered: 0, missed: [], context: context)
                 }
             }
             return
         }
-        for item in live { deliveries.add(item.buffers, to: item.session) }
         if toStore.isEmpty {
-            var ack = context.channel.allocator.buffer(capacity: 16)
-            Frame.ack(Ack(requestID: send.requestID, delivered: UInt16(live.count), missed: missed)).encode(into: &ack)
-            context.write(wrapOutboundOut(ack), promise: nil)
-            relay.flusher(for: context.eventLoop).flushSoon(context.channel)
+            writeSoon(.ack(Ack(requestID: send.requestID, delivered: UInt16(delivered), missed: missed)), context: context)
         } else {
-            store(send, accepted: accepted, wraps: toStore, delivered: live.count, missed: missed, context: context)
+            store(send, accepted: accepted, wraps: toStore, delivered: delivered, missed: missed, context: context)
         }
     }
 
@@ -367,6 +364,14 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             guard context.channel.isActive else { return }
             completion(handler, context, result)
         }
+    }
+
+    /// Writes `frame` and leaves the flush to the end of the event-loop tick.
+    private func writeSoon(_ frame: Frame, context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 32)
+        frame.encode(into: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        relay.flusher(for: context.eventLoop).flushSoon(context.channel)
     }
 
     private func write(_ frame: Frame, context: ChannelHandlerContext) {

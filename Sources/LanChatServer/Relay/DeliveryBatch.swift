@@ -15,15 +15,26 @@ struct DeliveryBatch {
 
     var isEmpty: Bool { groups.isEmpty }
 
+    /// Queues one delivery (shared part, then the recipient's wrap) for `session`.
+    mutating func add(_ shared: ByteBuffer, _ wrap: ByteBuffer, to session: ClientSession) {
+        append(to: session) { $0.append(shared); $0.append(wrap) }
+    }
+
     /// Queues `buffers` for `session`.
     mutating func add(_ buffers: [ByteBuffer], to session: ClientSession) {
+        append(to: session) { $0.append(contentsOf: buffers) }
+    }
+
+    private mutating func append(to session: ClientSession, _ body: (inout [ByteBuffer]) -> Void) {
         let loop = session.channel.eventLoop
         let loopID = ObjectIdentifier(loop)
         let sessionID = ObjectIdentifier(session)
         if groups[loopID] == nil { groups[loopID] = LoopGroup(loop: loop) }
         if let position = groups[loopID]!.index[sessionID] {
-            groups[loopID]!.buffers[position].append(contentsOf: buffers)
+            body(&groups[loopID]!.buffers[position])
         } else {
+            var buffers: [ByteBuffer] = []
+            body(&buffers)
             groups[loopID]!.index[sessionID] = groups[loopID]!.sessions.count
             groups[loopID]!.sessions.append(session)
             groups[loopID]!.buffers.append(buffers)

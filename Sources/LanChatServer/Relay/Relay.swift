@@ -67,13 +67,18 @@ final class Relay: Sendable {
         batch.dispatch(relay: self)
     }
 
-    /// Writes `buffers` to one session on its event loop; the future completes when the last is written to the socket.
-    func writeDirect(_ buffers: [ByteBuffer], to session: ClientSession) -> EventLoopFuture<Void> {
-        let channel = session.channel
-        return channel.eventLoop.flatSubmit {
-            for buffer in buffers.dropLast() { channel.write(buffer, promise: nil) }
-            return channel.writeAndFlush(buffers.last!)
+    /// Writes one delivery (its shared part and wrap) to `session` on its event loop, flushed at the end of
+    /// that loop's tick; the future completes once it was written to the socket.
+    func writeDirect(_ shared: ByteBuffer, _ wrap: ByteBuffer, to session: ClientSession) -> EventLoopFuture<Void> {
+        let channel = session.channel, loop = channel.eventLoop
+        let write = { @Sendable () -> EventLoopFuture<Void> in
+            channel.write(shared, promise: nil)
+            let written = loop.makePromise(of: Void.self)
+            channel.write(wrap, promise: written)
+            self.flusher(for: loop).flushSoon(channel)
+            return written.futureResult
         }
+        return loop.inEventLoop ? write() : loop.flatSubmit(write)
     }
 
     /// Tells everyone but `except` about a presence change.
