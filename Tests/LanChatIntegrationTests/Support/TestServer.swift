@@ -11,14 +11,17 @@ struct TestServer {
     let folder: TemporaryFolder
 
     /// Starts a server; pass `folder` to reuse another server's data (a restart) and `port` to reuse its address.
-    static func start(threads: Int = 2, port: Int = 0, folder: TemporaryFolder? = nil) async throws -> TestServer {
+    /// `configure` adjusts the configuration (limits, timeouts) before the start; `logger` replaces the silent default.
+    static func start(
+        threads: Int = 2, port: Int = 0, folder: TemporaryFolder? = nil,
+        configure: (inout ServerConfiguration) -> Void = { _ in }, logger: Logger? = nil
+    ) async throws -> TestServer {
         let folder = try folder ?? TemporaryFolder()
-        var logger = Logger(label: "test.server")
-        logger.logLevel = .critical
-        let server = try await ChatServer.start(
-            configuration: ServerConfiguration(host: "127.0.0.1", port: port, dataDirectory: folder.path + "/server", threads: threads),
-            logger: logger
-        )
+        var silent = Logger(label: "test.server")
+        silent.logLevel = .critical
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: port, dataDirectory: folder.path + "/server", threads: threads)
+        configure(&configuration)
+        let server = try await ChatServer.start(configuration: configuration, logger: logger ?? silent)
         return TestServer(server: server, folder: folder)
     }
 
