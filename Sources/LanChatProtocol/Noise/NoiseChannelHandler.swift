@@ -61,7 +61,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         timeout = context.eventLoop.scheduleTask(in: handshakeTimeout) {
             let (handler, context) = loopBound.value
             if case .handshaking = handler.state {
-                handler.fail(context: context, ProtocolError.handshakeFailed("no handshake within \(handler.handshakeTimeout.nanoseconds / 1_000_000_000) s"))
+                handler.fail(context: context, ProtocolError.handshakeFailed("no handshake within \(Double(handler.handshakeTimeout.nanoseconds) / 1e9) s"))
             }
         }
         if case var .handshaking(handshake) = state, handshake.isMyTurn {

@@ -50,6 +50,9 @@ final class RelayConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         slowReaderTimer?.cancel()
+        // A read that closes the connection (`bye`, or a refusal after a `send` in the same read) gets no
+        // `channelReadComplete`: hand over the deliveries already accepted (and acknowledged) in it.
+        deliveries.dispatch(relay: relay)
         if let session, relay.unregister(session) {
             relay.announce(.left, of: session, allocator: context.channel.allocator)
         }
@@ -67,7 +70,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             slowReaderTimer = context.eventLoop.scheduleTask(in: configuration.slowReaderTimeout) {
                 let (handler, context) = loopBound.value
                 guard !context.channel.isWritable else { return }
-                handler.logger.warning("disconnecting a client that does not read: its outbound buffer stayed full for \(handler.configuration.slowReaderTimeout.nanoseconds / 1_000_000_000) s")
+                handler.logger.warning("disconnecting a client that does not read: its outbound buffer stayed full for \(Double(handler.configuration.slowReaderTimeout.nanoseconds) / 1e9) s")
                 handler.state = .closing
                 context.close(promise: nil)
             }
