@@ -66,7 +66,7 @@ struct NoiseChannelHandlerTests {
             #expect(peer.events.errors.isEmpty)
             peer.channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
             #expect(!peer.channel.isActive)
-            #expect(peer.events.errors.map { $0 as? ProtocolError } == [.handshakeFailed("no handshake within 5 s")])
+            #expect(peer.events.errors.map { $0 as? ProtocolError } == [.handshakeFailed("no handshake within 5.0 s")])
         }
         try peers.finish()
     }
