@@ -200,8 +200,6 @@ public final class ChatClient: Sendable {
         switch answer {
         case let .ack(ack):
             return SendReceipt(messageID: messageID, sentAt: header.timestamp, delivered: Int(ack.delivered), stored: Int(ack.stored), missed: ack.missed, skipped: skipped)
-        case let .error(error) where error.code == .recipientOffline:
-            throw ClientError.recipientOffline(peers.first?.name ?? "the recipient")
         case let .error(error) where error.code == .unknownRecipient:
             throw ClientError.unknownRecipient(peers.first?.name ?? "the recipient")
         case let .error(error) where error.code == .rateLimited:

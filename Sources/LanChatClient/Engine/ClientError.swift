@@ -12,7 +12,6 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case handshakeFailed(address: String, reason: String)
     case refused(ErrorFrame)
     case unknownRecipient(String)
-    case recipientOffline(String)
     case nobodyOnline
     case disconnected(String)
     case messageTooLarge(Int)
@@ -27,7 +26,6 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .handshakeFailed(address, reason): "the secure handshake with \(address) failed: \(reason)"
         case let .refused(error): "the server refused: \(error.reason)"
         case let .unknownRecipient(name): "there is no user named '\(name)' on this server"
-        case let .recipientOffline(name): "\(name) is not online"
         case .nobodyOnline: "nobody else is online to receive the message"
         case let .disconnected(reason): "disconnected from the server: \(reason)"
         case let .messageTooLarge(size): "the message is too large (\(size) bytes) for its number of recipients; the server accepts frames up to 1 MiB"

@@ -9,6 +9,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable {
     case nameTaken = 7
     case senderMismatch = 8
     case unknownRecipient = 9
+    /// Not sent since offline recipients' messages are stored; kept so the code is not reused.
     case recipientOffline = 10
     case badEnvelope = 11
     case rateLimited = 12
