@@ -123,3 +123,38 @@ private struct ByteReader {
         return name
     }
 }
+
+/// Where the fields a relay checks lie in canonical header bytes, found without copying anything: the
+/// same structural checks as `EnvelopeHeader(decoding:)` (version, kind, lengths, nothing trailing), with
+/// names left as bytes for the caller to compare.
+public struct EnvelopeRoutingFields: Sendable {
+    /// Byte range of the message id in every header.
+    public static let messageIDRange = 2..<18
+
+    public let isDirect: Bool
+    public let senderName: Range<Int>
+    public let senderKey: Range<Int>
+    /// The recipient's name, for a direct message.
+    public let recipientName: Range<Int>?
+
+    public init(parsing bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count >= 2 else { throw EnvelopeError.malformedHeader("truncated") }
+        guard bytes[0] == EnvelopeHeader.currentVersion else { throw EnvelopeError.unsupportedVersion(bytes[0]) }
+        guard bytes[1] == 1 || bytes[1] == 2 else { throw EnvelopeError.malformedHeader("unknown kind \(bytes[1])") }
+        isDirect = bytes[1] == 1
+        var offset = Self.messageIDRange.upperBound + 8
+        func name() throws -> Range<Int> {
+            guard offset < bytes.count else { throw EnvelopeError.malformedHeader("truncated") }
+            let length = Int(bytes[offset])
+            guard length > 0, offset + 1 + length <= bytes.count else { throw EnvelopeError.malformedHeader("truncated") }
+            defer { offset += 1 + length }
+            return offset + 1..<offset + 1 + length
+        }
+        senderName = try name()
+        senderKey = offset..<offset + PublicKey.byteCount
+        offset += PublicKey.byteCount + 32
+        guard offset <= bytes.count else { throw EnvelopeError.malformedHeader("truncated") }
+        recipientName = isDirect ? try name() : nil
+        guard offset == bytes.count else { throw EnvelopeError.malformedHeader("trailing bytes") }
+    }
+}

@@ -284,11 +284,13 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     private func store(_ send: Send, accepted: SendValidation.Accepted, wraps: [Send.Wrap], delivered: Int, missed: [String], context: ChannelHandlerContext) {
         let allocator = context.channel.allocator
         let stored = DeliveryEncoding(stored: true, header: send.header, body: send.body, allocator: allocator)
-        let header = accepted.header
+        let range = EnvelopeRoutingFields.messageIDRange
+        let messageID = send.header.getBytes(at: send.header.readerIndex + range.lowerBound, length: range.count) ?? []
+        let sender = session?.name ?? ""
         let deliveries = wraps.map { wrap in
             var frame = stored.shared
             frame.writeImmutableBuffer(wrap.wrap)
-            return ServerDatabase.PendingDelivery(recipient: wrap.recipient, messageID: header.messageID, sender: header.senderName, delivery: Array(frame.readableBytesView))
+            return ServerDatabase.PendingDelivery(recipient: wrap.recipient, messageID: messageID, sender: sender, delivery: Array(frame.readableBytesView))
         }
         let database = database, maxQueued = configuration.maxQueuedPerRecipient
         onLoop(context, { try await database.store(deliveries, maxQueued: maxQueued) }) { handler, context, result in

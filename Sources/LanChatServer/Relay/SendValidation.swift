@@ -11,34 +11,40 @@ enum SendValidation {
         let reason: String
     }
 
-    /// The parsed header of a send that passed every check.
+    /// What routing needs from a send that passed every check.
     struct Accepted {
-        let header: EnvelopeHeader
-        var isDirect: Bool { if case .direct = header.kind { true } else { false } }
+        let isDirect: Bool
     }
 
-    /// Checks `send`; returns its header or throws a refusal.
+    /// Checks `send`; throws a refusal. The header is read in place, not decoded into copies: this runs for
+    /// every message the relay forwards.
     static func check(_ send: Send, from sender: ClientSession) throws(Refusal) -> Accepted {
         guard send.header.readableBytes <= ProtocolLimits.maxHeaderLength else {
             throw Refusal(code: .badEnvelope, reason: "the envelope header is longer than \(ProtocolLimits.maxHeaderLength) bytes")
         }
-        let header: EnvelopeHeader
-        do {
-            header = try EnvelopeHeader(decoding: send.header.readableBytesView)
-        } catch {
-            throw Refusal(code: .badEnvelope, reason: "the envelope header does not parse: \(error)")
+        let verdict: Result<Accepted, Refusal> = send.header.withUnsafeReadableBytes { header in
+            let fields: EnvelopeRoutingFields
+            do {
+                fields = try EnvelopeRoutingFields(parsing: header)
+            } catch {
+                return .failure(Refusal(code: .badEnvelope, reason: "the envelope header does not parse: \(error)"))
+            }
+            guard header[fields.senderName].elementsEqual(sender.name.utf8), header[fields.senderKey].elementsEqual(sender.key.rawRepresentation) else {
+                let claimed = String(decoding: header[fields.senderName], as: UTF8.self)
+                return .failure(Refusal(code: .senderMismatch, reason: "the envelope's sender (\(claimed)) is not this connection's user (\(sender.name)) and key"))
+            }
+            if let recipient = fields.recipientName {
+                let name = String(decoding: header[recipient], as: UTF8.self)
+                guard send.wraps.count == 1, header[recipient].elementsEqual(send.wraps[0].recipient.utf8) else {
+                    return .failure(Refusal(code: .badEnvelope, reason: "a direct message to \(name) must carry exactly one wrap, for \(name)"))
+                }
+            }
+            return .success(Accepted(isDirect: fields.isDirect))
         }
-        guard header.senderName == sender.name, header.senderKey == sender.key else {
-            throw Refusal(code: .senderMismatch, reason: "the envelope's sender (\(header.senderName)) is not this connection's user (\(sender.name)) and key")
-        }
+        let accepted = try verdict.get()
         guard !send.wraps.isEmpty else { throw Refusal(code: .badEnvelope, reason: "the envelope has no recipients") }
         guard send.wraps.count <= ProtocolLimits.maxRecipients else {
             throw Refusal(code: .tooManyRecipients, reason: "at most \(ProtocolLimits.maxRecipients) recipients per envelope")
-        }
-        if case let .direct(recipient) = header.kind {
-            guard send.wraps.count == 1, send.wraps[0].recipient == recipient else {
-                throw Refusal(code: .badEnvelope, reason: "a direct message to \(recipient) must carry exactly one wrap, for \(recipient)")
-            }
         }
         var seen = Set<String>()
         for wrap in send.wraps {
@@ -48,6 +54,6 @@ enum SendValidation {
             guard wrap.recipient != sender.name else { throw Refusal(code: .badEnvelope, reason: "an envelope cannot be addressed to its sender") }
             guard seen.insert(wrap.recipient).inserted else { throw Refusal(code: .badEnvelope, reason: "\(wrap.recipient) is named twice") }
         }
-        return Accepted(header: header)
+        return accepted
     }
 }
