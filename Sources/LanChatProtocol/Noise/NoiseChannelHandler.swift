@@ -165,37 +165,39 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         var out = context.channel.allocator.buffer(capacity: pendingBytes + max(messageCount, 1) * (2 + AESGCMKey.tagCount))
         var promises: [EventLoopPromise<Void>] = []
         do {
+            // Walk the pending writes once, in order, cutting Noise messages of at most 65519 plaintext bytes.
             var remaining = pendingBytes
-            while remaining > 0 {
-                let messagePlaintext = min(remaining, ProtocolLimits.maxNoisePlaintext)
-                out.writeInteger(UInt16(messagePlaintext + AESGCMKey.tagCount))
-                var sealer = try transport.send.streamingSealer()
-                var needed = messagePlaintext
-                while needed > 0 {
-                    var head = pending[pending.startIndex].buffer
-                    let take = min(needed, head.readableBytes)
-                    let piece = head.readSlice(length: take)!
-                    try piece.withUnsafeReadableBytes { bytes in
-                        _ = try out.writeWithUnsafeMutableBytes(minimumWritableBytes: take) { try sealer.update(bytes, into: $0) }
+            var messageLeft = 0
+            var sealer: AESGCMKey.StreamingSealer?
+            for entry in pending {
+                var buffer = entry.buffer
+                while buffer.readableBytes > 0 {
+                    if messageLeft == 0 {
+                        messageLeft = min(remaining, ProtocolLimits.maxNoisePlaintext)
+                        out.writeInteger(UInt16(messageLeft + AESGCMKey.tagCount))
+                        sealer = try transport.send.streamingSealer()
                     }
-                    needed -= take
-                    if head.readableBytes == 0 {
-                        if let promise = pending.removeFirst().promise { promises.append(promise) }
-                    } else {
-                        pending[pending.startIndex].buffer = head
+                    let take = min(messageLeft, buffer.readableBytes)
+                    try buffer.withUnsafeReadableBytes { bytes in
+                        _ = try out.writeWithUnsafeMutableBytes(minimumWritableBytes: take) {
+                            try sealer!.update(UnsafeRawBufferPointer(rebasing: bytes[..<take]), into: $0)
+                        }
+                    }
+                    buffer.moveReaderIndex(forwardBy: take)
+                    messageLeft -= take
+                    remaining -= take
+                    if messageLeft == 0 {
+                        _ = try out.writeWithUnsafeMutableBytes(minimumWritableBytes: AESGCMKey.tagCount) { tag in
+                            try sealer!.finish(tagInto: tag)
+                            return AESGCMKey.tagCount
+                        }
                     }
                 }
-                _ = try out.writeWithUnsafeMutableBytes(minimumWritableBytes: AESGCMKey.tagCount) { tag in
-                    try sealer.finish(tagInto: tag)
-                    return AESGCMKey.tagCount
-                }
-                remaining -= messagePlaintext
+                if let promise = entry.promise { promises.append(promise) }
             }
-            // Zero-length writes complete with the batch.
-            while let entry = pending.popFirst() { if let promise = entry.promise { promises.append(promise) } }
+            pending.removeAll(keepingCapacity: true)
         } catch {
-            promises.forEach { $0.fail(error) }
-            fail(context: context, error)
+            fail(context: context, error) // fails every pending write's promise
             return
         }
         pendingBytes = 0
