@@ -6,30 +6,6 @@ import Testing
 
 @Suite("Nothing lost: stored delivery across restarts and crashes, history, outbox")
 struct DurabilityTests {
-    /// A `lanchat server` process on 127.0.0.1 that can be stopped and started again on the same port and data.
-    final class ServerProcess {
-        let folder: TemporaryFolder
-        private(set) var process: RunningProcess
-        let port: Int
-
-        init(folder: TemporaryFolder) async throws {
-            self.folder = folder
-            (process, port) = try await Self.launch(folder: folder, port: 0)
-        }
-
-        var address: ServerAddress { ServerAddress(host: "127.0.0.1", port: port) }
-
-        func restart() async throws {
-            (process, _) = try await Self.launch(folder: folder, port: port)
-        }
-
-        private static func launch(folder: TemporaryFolder, port: Int) async throws -> (RunningProcess, Int) {
-            let process = try RunningProcess("lanchat", ["server", "--host", "127.0.0.1", "--port", "\(port)", "--data", folder.path + "/server", "--threads", "1"])
-            let line = try await process.waitForLine("the server to listen") { $0.hasPrefix("Running the server on") }
-            return (process, Int(line.split(separator: " ").last!)!)
-        }
-    }
-
     @Test("direct messages to an offline user survive a server restart and arrive oldest first")
     func offlineAcrossRestart() async throws {
         let folder = try TemporaryFolder()

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+@Suite("Trust, offline delivery and history from the command line")
+struct TrustAndHistoryCommandTests {
+    @Test("send to offline users, history and export, contacts, verify, trust, trust-server and release-name as real processes")
+    func commands() async throws {
+        let folder = try TemporaryFolder()
+        let alice = ["--home", folder.path + "/alice"], bob = ["--home", folder.path + "/bob"]
+        var server = try await ServerProcess(folder: folder)
+        let at = ["--server", "127.0.0.1:\(server.port)"]
+        func lanchat(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await RunningProcess.run("lanchat", arguments)
+        }
+        func keys(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await RunningProcess.run("lanchat-keys", arguments)
+        }
+
+        // bob registers, then goes offline; alice writes to him privately and to everyone including the offline.
+        let listening = try RunningProcess("lanchat", ["listen", "--json", "--name", "bob"] + bob + at)
+        try await listening.waitForLine("bob to register") { $0.hasPrefix("Listening as bob") }
+        listening.signal(SIGTERM)
+        _ = try await listening.waitForExit()
+        let direct = try await lanchat(["send", "--name", "alice", "--to", "bob", "while you were away"] + alice + at)
+        #expect(direct.status == 0 && direct.stdout.contains("bob is offline"), "\(direct.stderr)")
+        let everyone = try await lanchat(["send", "--all", "--include-offline", "to everyone"] + alice + at)
+        #expect(everyone.status == 0 && everyone.stdout.contains("kept for 1 offline"), "\(everyone.stderr)")
+
+        let bobListens = try RunningProcess("lanchat", ["listen", "--json"] + bob + at)
+        try await bobListens.waitForLine("the stored broadcast") { $0.contains("to everyone") }
+        #expect(bobListens.output.contains("while you were away"))
+        bobListens.signal(SIGTERM)
+        _ = try await bobListens.waitForExit()
+
+        // bob's saved chats.
+        let history = try await lanchat(["history", "--with", "alice", "--json"] + bob)
+        #expect(history.status == 0)
+        #expect(history.stdout.split(separator: "\n").count == 2)
+        #expect(history.stdout.contains("while you were away") && history.stdout.contains("\"direction\":\"in\""))
+        let exported = folder.path + "/bob-chats.json"
+        #expect(try await lanchat(["history", "export", "--format", "json", "--out", exported] + bob).status == 0)
+        let entries = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: exported))) as? [[String: Any]])
+        #expect(entries.map { $0["text"] as? String } == ["while you were away", "to everyone"])
+        #expect(try await lanchat(["history", "--since", "not-a-date"] + bob).status != 0)
+
+        // alice's contacts and verification.
+        let contacts = try await keys(["contacts"] + alice)
+        #expect(contacts.status == 0 && contacts.stdout.contains("bob") && contacts.stdout.contains("pinned"), "\(contacts.stdout)")
+        let verify = try await keys(["verify", "bob", "--yes"] + alice)
+        #expect(verify.status == 0 && verify.stdout.split(whereSeparator: \.isWhitespace).filter { $0.count == 5 && $0.allSatisfy(\.isNumber) }.count >= 12)
+        #expect(try await keys(["contacts"] + alice).stdout.contains("verified"))
+
+        // A different server at the same address is refused until trust-server; there a new key claims "bob".
+        try await server.stop()
+        let released = try await lanchat(["server", "release-name", "bob", "--data", server.dataDirectory])
+        #expect(released.status == 0 && released.stdout.contains("Released 'bob'"))
+        #expect(try await lanchat(["server", "release-name", "bob", "--data", server.dataDirectory]).status != 0)
+        server = try await ServerProcess(folder: folder, data: "other-server", port: server.port)
+        let refused = try await lanchat(["send", "--all", "hi"] + alice + at)
+        #expect(refused.status != 0 && refused.stderr.contains("HAS CHANGED") && refused.stderr.contains("trust-server"))
+        let trusted = try await lanchat(["trust-server", "127.0.0.1:\(server.port)", "--yes"] + alice)
+        #expect(trusted.status == 0 && trusted.stdout.contains("Now trusting SHA256:"), "\(trusted.stderr)")
+
+        let impostor = try RunningProcess("lanchat", ["listen", "--name", "bob", "--home", folder.path + "/impostor"] + at)
+        try await impostor.waitForLine("the new bob to register") { $0.hasPrefix("Listening as bob") }
+        let toChanged = try await lanchat(["send", "--to", "bob", "secret"] + alice + at)
+        #expect(toChanged.status != 0 && toChanged.stderr.contains("key has changed"))
+        let trustVerified = try await keys(["trust", "bob"] + alice)
+        #expect(trustVerified.status != 0 && trustVerified.stderr.contains("verify"))
+        #expect(try await keys(["contacts"] + alice).stdout.contains("changed"))
+        #expect(try await keys(["verify", "bob", "--yes"] + alice).status == 0)
+        #expect(try await lanchat(["send", "--to", "bob", "after verifying"] + alice + at).status == 0)
+        impostor.signal(SIGTERM)
+        _ = try await impostor.waitForExit()
+        try await server.stop()
+    }
+}
