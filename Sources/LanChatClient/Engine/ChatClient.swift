@@ -184,9 +184,10 @@ public final class ChatClient: Sendable {
         let frameSize = ProtocolLimits.sendOverhead + ProtocolLimits.maxHeaderLength + plaintext.count + AESGCMKey.tagCount
             + peers.reduce(0) { $0 + ProtocolLimits.sendBytesPerRecipient + $1.name.utf8.count }
         guard frameSize <= ProtocolLimits.defaultMaxFrameLength else { throw ClientError.messageTooLarge(plaintext.count) }
-        let envelope = try sealer.seal(plaintext, kind: kind, to: peers.map { EnvelopeRecipient(name: $0.name, publicKey: $0.key) })
-        let header = try EnvelopeHeader(decoding: envelope.header)
-        let messageID = Hex.encode(header.messageID)
+        let messageIDBytes = try SecureRandom.bytes(16), sentAt = EnvelopeHeader.currentTimestamp()
+        let envelope = try sealer.seal(plaintext, kind: kind, to: peers.map { EnvelopeRecipient(name: $0.name, publicKey: $0.key) },
+                                       timestamp: sentAt, messageID: messageIDBytes)
+        let messageID = Hex.encode(messageIDBytes)
         let allocator = channel.allocator
         let answer = try await core.request { requestID in
             .send(Send(
@@ -199,7 +200,7 @@ public final class ChatClient: Sendable {
         }
         switch answer {
         case let .ack(ack):
-            return SendReceipt(messageID: messageID, sentAt: header.timestamp, delivered: Int(ack.delivered), stored: Int(ack.stored), missed: ack.missed, skipped: skipped)
+            return SendReceipt(messageID: messageID, sentAt: sentAt, delivered: Int(ack.delivered), stored: Int(ack.stored), missed: ack.missed, skipped: skipped)
         case let .error(error) where error.code == .unknownRecipient:
             throw ClientError.unknownRecipient(peers.first?.name ?? "the recipient")
         case let .error(error) where error.code == .rateLimited:

@@ -210,7 +210,8 @@ final class ClientCore: Sendable {
         case let .rejectedForGood(reason):
             eventSink.yield(.rejected(reason: reason))
         }
-        if deliver.stored, saved, let messageID = deliver.header.getBytes(at: deliver.header.readerIndex + 2, length: 16) {
+        let idRange = EnvelopeRoutingFields.messageIDRange
+        if deliver.stored, saved, let messageID = deliver.header.getBytes(at: deliver.header.readerIndex + idRange.lowerBound, length: idRange.count) {
             channel.writeAndFlush(Frame.deliveryAck(DeliveryAck(messageID: messageID)).encoded(allocator: channel.allocator), promise: nil)
         }
     }

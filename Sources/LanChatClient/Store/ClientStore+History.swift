@@ -6,14 +6,17 @@ extension ClientStore {
     /// Saves a message; saving the same id and direction again changes nothing. True when it was new.
     @discardableResult
     public func record(_ entry: HistoryEntry) throws -> Bool {
-        try queue.write { db in
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO message (id, direction, peer, sender, isPrivate, text, sentAt, recordedAt, verified)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [entry.id, entry.direction.rawValue, entry.peer, entry.sender, entry.isPrivate, entry.text,
-                                 Int64(entry.sentAt), Int64(entry.recordedAt), entry.verified])
-            return db.changesCount > 0
-        }
+        try queue.write { db in try Self.insert(entry, in: db) }
+    }
+
+    /// Inserts `entry` unless its id and direction are saved already; true when it was new.
+    private static func insert(_ entry: HistoryEntry, in db: Database) throws -> Bool {
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO message (id, direction, peer, sender, isPrivate, text, sentAt, recordedAt, verified)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [entry.id, entry.direction.rawValue, entry.peer, entry.sender, entry.isPrivate, entry.text,
+                             Int64(entry.sentAt), Int64(entry.recordedAt), entry.verified])
+        return db.changesCount > 0
     }
 
     /// Saved messages, oldest first: all of them, or those exchanged with `peer` (their messages, and
@@ -75,11 +78,10 @@ extension ClientStore {
                            arguments: [Data(message.sender.key.rawRepresentation), Data(messageID), Int64(message.sentAt)])
             guard db.changesCount > 0 else { return false }
             let now = EnvelopeHeader.currentTimestamp()
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO message (id, direction, peer, sender, isPrivate, text, sentAt, recordedAt, verified)
-                VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [message.id, message.sender.name, message.sender.name, message.isPrivate, message.text,
-                                 Int64(message.sentAt), Int64(now), message.sender.isVerified])
+            _ = try Self.insert(HistoryEntry(
+                id: message.id, direction: .incoming, peer: message.sender.name, sender: message.sender.name,
+                isPrivate: message.isPrivate, text: message.text, sentAt: message.sentAt, recordedAt: now, verified: message.sender.isVerified
+            ), in: db)
             try db.execute(sql: "UPDATE contact SET state = 'pinned' WHERE name = ? AND state = 'new'", arguments: [message.sender.name])
             if now > MessageWindow.maxAge + MessageWindow.maxFuture {
                 try db.execute(sql: "DELETE FROM seenMessage WHERE timestamp < ?", arguments: [Int64(now - MessageWindow.maxAge - MessageWindow.maxFuture)])

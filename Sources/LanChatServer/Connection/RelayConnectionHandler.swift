@@ -28,6 +28,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     private var slowReaderTimer: Scheduled<Void>?
     /// Deliveries of the current read batch, written out at `channelReadComplete`.
     private var deliveries = DeliveryBatch()
+    /// The flusher of this channel's event loop (a channel never changes loops).
+    private var flusher: TickFlusher!
 
     private var relay: Relay { services.relay }
     private var database: ServerDatabase { services.database }
@@ -41,6 +43,10 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        flusher = relay.flusher(for: context.eventLoop)
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         logger[metadataKey: "peer"] = "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")"
@@ -241,14 +247,16 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             write(.error(ErrorFrame(requestID: send.requestID, code: error.code, reason: error.reason)), context: context)
             return
         }
-        let allocator = context.channel.allocator
-        let delivery = DeliveryEncoding(header: send.header, body: send.body, allocator: allocator)
+        // Encoded on the first online recipient: a send to offline users only never needs it.
+        var encoding: DeliveryEncoding?
         var toStore: [Send.Wrap] = []
         var missed: [String] = []
         var delivered = 0
         var directTarget: ClientSession?
         for (wrap, recipient) in zip(send.wraps, relay.sessions(named: send.wraps.lazy.map(\.recipient))) {
             if let recipient, recipient.channel.isWritable {
+                let delivery = encoding ?? DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
+                encoding = delivery
                 if accepted.isDirect { directTarget = recipient } else { deliveries.add(delivery.shared, wrap.wrap, to: recipient) }
                 delivered += 1
             } else if accepted.isDirect || send.storeForOffline {
@@ -258,7 +266,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             }
         }
 
-        if let directTarget {
+        if let directTarget, let delivery = encoding {
             // Acknowledge a direct message only once it reached the recipient's socket; if that fails, store it.
             let written = relay.writeDirect(delivery.shared, send.wraps[0].wrap, to: directTarget).hop(to: context.eventLoop)
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -287,10 +295,13 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         let range = EnvelopeRoutingFields.messageIDRange
         let messageID = send.header.getBytes(at: send.header.readerIndex + range.lowerBound, length: range.count) ?? []
         let sender = session?.name ?? ""
-        let deliveries = wraps.map { wrap in
+        let frames = wraps.map { wrap in
             var frame = stored.shared
             frame.writeImmutableBuffer(wrap.wrap)
-            return ServerDatabase.PendingDelivery(recipient: wrap.recipient, messageID: messageID, sender: sender, delivery: Array(frame.readableBytesView))
+            return frame
+        }
+        let deliveries = zip(wraps, frames).map { wrap, frame in
+            ServerDatabase.PendingDelivery(recipient: wrap.recipient, messageID: messageID, sender: sender, delivery: Array(frame.readableBytesView))
         }
         let database = database, maxQueued = configuration.maxQueuedPerRecipient
         onLoop(context, { try await database.store(deliveries, maxQueued: maxQueued) }) { handler, context, result in
@@ -304,7 +315,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
                     if !outcome.full.isEmpty { handler.logger.warning("queue full, not stored for: \(outcome.full.joined(separator: ", "))") }
                     let ack = Ack(requestID: send.requestID, delivered: UInt16(delivered), stored: UInt16(outcome.stored.count), missed: missed + outcome.unknown + outcome.full)
                     handler.write(.ack(ack), context: context)
-                    handler.pushStored(deliveries.filter { outcome.stored.contains($0.recipient) })
+                    let storedFor = Set(outcome.stored)
+                    handler.pushStored(zip(wraps.map(\.recipient), frames).filter { storedFor.contains($0.0) })
                 }
             case let .failure(error):
                 handler.logger.error("cannot store a message: \(error)")
@@ -313,11 +325,12 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Hands stored deliveries to recipients who came online while they were being stored.
-    private func pushStored(_ deliveries: [ServerDatabase.PendingDelivery]) {
-        let items = deliveries.compactMap { delivery -> (session: ClientSession, buffers: [ByteBuffer])? in
-            guard let session = relay.session(named: delivery.recipient), session.channel.isWritable else { return nil }
-            return (session, [ByteBuffer(bytes: delivery.delivery)])
+    /// Hands stored deliveries (recipient, frame) to recipients who came online while they were being stored.
+    private func pushStored(_ deliveries: [(recipient: String, frame: ByteBuffer)]) {
+        let sessions = relay.sessions(named: deliveries.lazy.map(\.recipient))
+        let items = zip(deliveries, sessions).compactMap { delivery, session -> (session: ClientSession, buffers: [ByteBuffer])? in
+            guard let session, session.channel.isWritable else { return nil }
+            return (session, [delivery.frame])
         }
         relay.write(items)
     }
@@ -371,31 +384,29 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    private func encoded(_ frame: Frame, context: ChannelHandlerContext) -> NIOAny {
+        wrapOutboundOut(frame.encoded(allocator: context.channel.allocator))
+    }
+
     /// Writes `frame` and leaves the flush to the end of the event-loop tick.
     private func writeSoon(_ frame: Frame, context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 32)
-        frame.encode(into: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        relay.flusher(for: context.eventLoop).flushSoon(context.channel)
+        context.write(encoded(frame, context: context), promise: nil)
+        flusher.flushSoon(context.channel)
     }
 
     private func write(_ frame: Frame, context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        frame.encode(into: &buffer)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        context.writeAndFlush(encoded(frame, context: context), promise: nil)
     }
 
     private func refuse(_ error: ErrorFrame, closing: Bool, context: ChannelHandlerContext) {
         logger.notice("refused: \(error.reason)")
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        Frame.error(error).encode(into: &buffer)
         guard closing else {
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            write(.error(error), context: context)
             return
         }
         state = .closing
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(encoded(.error(error), context: context)).whenComplete { _ in channel.close(promise: nil) }
     }
 }
 

@@ -13,8 +13,6 @@ struct DeliveryBatch {
 
     private var groups: [ObjectIdentifier: LoopGroup] = [:]
 
-    var isEmpty: Bool { groups.isEmpty }
-
     /// Queues one delivery (shared part, then the recipient's wrap) for `session`.
     mutating func add(_ shared: ByteBuffer, _ wrap: ByteBuffer, to session: ClientSession) {
         append(to: session) { $0.append(shared); $0.append(wrap) }
