@@ -75,12 +75,13 @@ public final class ChatServer: Sendable {
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.outboundBufferLimit / 2, high: configuration.outboundBufferLimit))
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let noise = try NoiseChannelHandler(role: .responder, localStatic: key, handshakeTimeout: configuration.handshakeTimeout)
                         try channel.pipeline.syncOperations.addHandlers([
                             IdleStateHandler(readTimeout: configuration.pingInterval),
                             ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
-                            NoiseChannelHandler(role: .responder, localStatic: key, handshakeTimeout: configuration.handshakeTimeout),
+                            noise,
                             ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)),
-                            RelayConnectionHandler(services: services),
+                            RelayConnectionHandler(services: services, noise: noise),
                         ])
                     }
                 }

@@ -829,7 +829,7 @@ private final class FuzzPipe: Sendable {
             FuzzOutboundCapture(captured: captured),
             ByteToMessageHandler(FrameDecoder(maxFrameLength: services.configuration.maxFrameLength)),
             FuzzErrorSpy(captured: captured),
-            RelayConnectionHandler(services: services),
+            RelayConnectionHandler(services: services, noise: PlaintextQueue(channel: channel)),
         ])
         pipeline.register(promise: nil)
         pipeline.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1), promise: nil)
@@ -1024,5 +1024,30 @@ private final class FuzzErrorSpy: ChannelInboundHandler {
             captured.withLockedValue { $0.problems.append("the decoder raised \(type(of: error)): \(error)") }
         }
         context.fireErrorCaught(error)
+    }
+}
+
+/// Stands in for the Noise handler in `FuzzPipe`: what the relay queues is written down the pipeline as
+/// plaintext, to `FuzzOutboundCapture`.
+private final class PlaintextQueue: OutboundQueue {
+    private let channel: any Channel
+
+    init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    func enqueue(_ bytes: ByteBuffer) {
+        channel.write(bytes, promise: nil)
+    }
+
+    func enqueue(encoding encode: (inout ByteBuffer) -> Void) {
+        var buffer = channel.allocator.buffer(capacity: 64)
+        encode(&buffer)
+        channel.write(buffer, promise: nil)
+    }
+
+    func flushNow(promise: EventLoopPromise<Void>?) {
+        channel.flush()
+        promise?.succeed()
     }
 }

@@ -10,9 +10,10 @@ public struct NoiseHandshakeCompleted: Sendable {
 /// Runs a `Noise_XX_25519_AESGCM_SHA256` handshake on a connection, then encrypts and decrypts its byte stream.
 ///
 /// Inbound it takes whole Noise messages (put a 2-byte length-field decoder in front) and passes on plaintext
-/// bytes. Outbound it takes plaintext bytes, keeps them until flush, and then encrypts everything written
-/// since the last flush into as few Noise messages as possible (each at most 65535 bytes), each prefixed with
-/// its 2-byte big-endian length, as one write.
+/// bytes. Outbound it copies the plaintext of every write into one output buffer and, on flush, encrypts it in
+/// place as Noise messages of at most 65535 bytes, each prefixed with its 2-byte big-endian length, sent as one
+/// write. Handlers on the same event loop can also `enqueue` bytes straight into that buffer (no pipeline
+/// write, no per-write bookkeeping) and `flushNow()`; both paths keep the order of the calls.
 public final class NoiseChannelHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -21,13 +22,21 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
     private enum State {
         case handshaking(NoiseHandshakeState)
-        case transport(NoiseTransport)
+        case transport
         case failed
     }
 
     private var state: State
-    private var pending = CircularBuffer<(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)>(initialCapacity: 4)
-    private var pendingBytes = 0
+    /// The session's cipher states, once the handshake is done.
+    private var transport: NoiseTransport?
+    private var context: ChannelHandlerContext?
+    /// The channel's allocator, kept so that queueing bytes touches no other object.
+    private var allocator = ByteBufferAllocator()
+    /// Plaintext written before the handshake finished, sent once it has.
+    private var beforeTransport: [(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)] = []
+    private var output = NoiseOutputBuffer()
+    /// Promises of writes that are in `output`, completed with the write that carries them.
+    private var promises: [EventLoopPromise<Void>] = []
     private var flushRequested = false
     private let handshakeTimeout: TimeAmount
     private var timeout: Scheduled<Void>?
@@ -46,7 +55,13 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        allocator = context.channel.allocator
         if context.channel.isActive { start(context: context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -99,7 +114,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             } catch {
                 fail(context: context, ProtocolError.handshakeFailed("\(error)"))
             }
-        case var .transport(transport):
+        case .transport:
             let plaintextCount = message.readableBytes - AESGCMKey.tagCount
             guard plaintextCount >= 0 else {
                 fail(context: context, CryptoError.authenticationFailed)
@@ -109,14 +124,13 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             do {
                 try message.withUnsafeReadableBytes { ciphertext in
                     _ = try plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: plaintextCount) { out in
-                        try transport.receive.decrypt(associatedData: UnsafeRawBufferPointer(start: nil, count: 0), ciphertext: ciphertext, into: out)
+                        try transport!.receive.decrypt(associatedData: UnsafeRawBufferPointer(start: nil, count: 0), ciphertext: ciphertext, into: out)
                     }
                 }
             } catch {
                 fail(context: context, error)
                 return
             }
-            state = .transport(transport)
             context.fireChannelRead(wrapInboundOut(plaintext))
         case .failed:
             break
@@ -124,13 +138,15 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .failed = state {
+        switch state {
+        case .failed:
             promise?.fail(ChannelError.ioOnClosedChannel)
-            return
+        case .handshaking:
+            beforeTransport.append((unwrapOutboundIn(data), promise))
+        case .transport:
+            output.append(unwrapOutboundIn(data), allocator: allocator)
+            if let promise { promises.append(promise) }
         }
-        let buffer = unwrapOutboundIn(data)
-        pendingBytes += buffer.readableBytes
-        pending.append((buffer, promise))
     }
 
     public func flush(context: ChannelHandlerContext) {
@@ -138,7 +154,52 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             flushRequested = true
             return
         }
-        flushPending(context: context)
+        flushOutput(context: context)
+    }
+
+    // MARK: Direct use from handlers on the same event loop
+
+    /// Queues a copy of `bytes` for the peer, like a pipeline write without a promise (dropped if the
+    /// connection has failed). Call on the channel's event loop; sent at the next flush.
+    public func enqueue(_ bytes: ByteBuffer) {
+        switch state {
+        case .failed:
+            break
+        case .handshaking:
+            beforeTransport.append((bytes, nil))
+        case .transport:
+            output.append(bytes, allocator: allocator)
+        }
+    }
+
+    /// Lets `encode` write plaintext for the peer straight into the output buffer. Call on the channel's event loop.
+    public func enqueue(encoding encode: (inout ByteBuffer) -> Void) {
+        switch state {
+        case .failed:
+            break
+        case .handshaking:
+            var buffer = allocator.buffer(capacity: 64)
+            encode(&buffer)
+            beforeTransport.append((buffer, nil))
+        case .transport:
+            output.append(allocator: allocator, encoding: encode)
+        }
+    }
+
+    /// Encrypts and sends everything queued; `promise` completes once those bytes were written to the socket
+    /// (or fails if they could not be). Call on the channel's event loop.
+    public func flushNow(promise: EventLoopPromise<Void>?) {
+        guard let context, case .transport = state else {
+            if case .handshaking = state, let promise {
+                beforeTransport.append((allocator.buffer(capacity: 0), promise))
+                flushRequested = true
+            } else {
+                promise?.fail(ChannelError.ioOnClosedChannel)
+            }
+            return
+        }
+        if let promise { promises.append(promise) }
+        flushOutput(context: context)
     }
 
     // MARK: Internals
@@ -146,9 +207,15 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     private func complete(_ handshake: NoiseHandshakeState, context: ChannelHandlerContext) throws {
         guard let remoteStatic = handshake.remoteStatic else { throw ProtocolError.handshakeFailed("no remote static key") }
         timeout?.cancel()
-        state = .transport(try handshake.split())
+        transport = try handshake.split()
+        state = .transport
+        for (buffer, promise) in beforeTransport {
+            output.append(buffer, allocator: allocator)
+            if let promise { promises.append(promise) }
+        }
+        beforeTransport = []
         context.fireUserInboundEventTriggered(NoiseHandshakeCompleted(remoteStatic: remoteStatic, handshakeHash: handshake.handshakeHash))
-        if flushRequested || !pending.isEmpty { flushPending(context: context) }
+        if flushRequested { flushOutput(context: context) }
     }
 
     private func writeHandshakeMessage(_ message: [UInt8], context: ChannelHandlerContext) {
@@ -158,62 +225,43 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
-    private func flushPending(context: ChannelHandlerContext) {
+    /// Seals the output buffer and writes it with one flush; the write completes the queued promises.
+    private func flushOutput(context: ChannelHandlerContext) {
         flushRequested = false
-        guard !pending.isEmpty, case var .transport(transport) = state else { return }
-        let messageCount = (pendingBytes + ProtocolLimits.maxNoisePlaintext - 1) / ProtocolLimits.maxNoisePlaintext
-        var out = context.channel.allocator.buffer(capacity: pendingBytes + max(messageCount, 1) * (2 + AESGCMKey.tagCount))
-        var promises: [EventLoopPromise<Void>] = []
+        let wire: ByteBuffer?
         do {
-            // Walk the pending writes once, in order, cutting Noise messages of at most 65519 plaintext bytes.
-            var remaining = pendingBytes
-            var messageLeft = 0
-            var sealer: AESGCMKey.StreamingSealer?
-            for entry in pending {
-                var buffer = entry.buffer
-                while buffer.readableBytes > 0 {
-                    if messageLeft == 0 {
-                        messageLeft = min(remaining, ProtocolLimits.maxNoisePlaintext)
-                        out.writeInteger(UInt16(messageLeft + AESGCMKey.tagCount))
-                        sealer = try transport.send.streamingSealer()
-                    }
-                    let take = min(messageLeft, buffer.readableBytes)
-                    try buffer.withUnsafeReadableBytes { bytes in
-                        _ = try out.writeWithUnsafeMutableBytes(minimumWritableBytes: take) {
-                            try sealer!.update(UnsafeRawBufferPointer(rebasing: bytes[..<take]), into: $0)
-                        }
-                    }
-                    buffer.moveReaderIndex(forwardBy: take)
-                    messageLeft -= take
-                    remaining -= take
-                    if messageLeft == 0 {
-                        _ = try out.writeWithUnsafeMutableBytes(minimumWritableBytes: AESGCMKey.tagCount) { tag in
-                            try sealer!.finish(tagInto: tag)
-                            return AESGCMKey.tagCount
-                        }
-                    }
-                }
-                if let promise = entry.promise { promises.append(promise) }
-            }
-            pending.removeAll(keepingCapacity: true)
+            wire = try output.seal(with: &transport!.send)
         } catch {
-            fail(context: context, error) // fails every pending write's promise
+            fail(context: context, error) // fails every queued promise
             return
         }
-        pendingBytes = 0
-        state = .transport(transport)
-        let promise: EventLoopPromise<Void>? = promises.isEmpty ? nil : context.eventLoop.makePromise()
-        if let promise {
+        let promise: EventLoopPromise<Void>?
+        switch promises.count {
+        case 0:
+            promise = nil
+        case 1:
+            promise = promises.removeLast()
+        default:
             let batch = promises
-            promise.futureResult.whenComplete { result in batch.forEach { $0.completeWith(result) } }
+            promises.removeAll(keepingCapacity: true)
+            promise = context.eventLoop.makePromise()
+            promise!.futureResult.whenComplete { result in batch.forEach { $0.completeWith(result) } }
         }
-        context.write(wrapOutboundOut(out), promise: promise)
+        guard let wire else {
+            promise?.succeed()
+            return
+        }
+        context.write(wrapOutboundOut(wire), promise: promise)
         context.flush()
     }
 
     private func failPending(_ error: any Error) {
-        while let entry = pending.popFirst() { entry.promise?.fail(error) }
-        pendingBytes = 0
+        for entry in beforeTransport { entry.promise?.fail(error) }
+        beforeTransport = []
+        let queued = promises
+        promises = []
+        output = NoiseOutputBuffer()
+        for promise in queued { promise.fail(error) }
     }
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {

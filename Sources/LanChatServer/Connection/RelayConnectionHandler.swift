@@ -26,17 +26,20 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     private var sendBudget: TokenBucket
     private var awaitingPong = false
     private var slowReaderTimer: Scheduled<Void>?
-    /// Deliveries of the current read batch, written out at `channelReadComplete`.
+    /// Deliveries of the current read batch for sessions on other event loops, handed over at `channelReadComplete`.
     private var deliveries = DeliveryBatch()
-    /// The flusher of this channel's event loop (a channel never changes loops).
-    private var flusher: TickFlusher!
+    private let noise: any OutboundQueue
+    /// This connection's write side (created once the handler is in a pipeline, so on its event loop).
+    private var outbound: SessionOutbound!
 
     private var relay: Relay { services.relay }
     private var database: ServerDatabase { services.database }
     private var configuration: ServerConfiguration { services.configuration }
 
-    init(services: RelayServices) {
+    /// - Parameter noise: the connection's Noise handler, which the relay writes through.
+    init(services: RelayServices, noise: any OutboundQueue) {
         self.services = services
+        self.noise = noise
         logger = services.logger
         let rate = max(1, services.configuration.maxMessagesPerSecond)
         sendBudget = TokenBucket(rate: rate, burst: 2 * rate)
@@ -45,7 +48,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        flusher = relay.flusher(for: context.eventLoop)
+        outbound = SessionOutbound(noise: noise, flusher: relay.flusher(for: context.eventLoop), loop: context.eventLoop)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -58,9 +61,9 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         slowReaderTimer?.cancel()
         // A read that closes the connection (`bye`, or a refusal after a `send` in the same read) gets no
         // `channelReadComplete`: hand over the deliveries already accepted (and acknowledged) in it.
-        deliveries.dispatch(relay: relay)
+        deliveries.dispatch()
         if let session, relay.unregister(session) {
-            relay.announce(.left, of: session, allocator: context.channel.allocator)
+            relay.announce(.left, of: session, from: context.eventLoop)
         }
         state = .closing
         logger.info("disconnected")
@@ -116,7 +119,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     // MARK: Frames
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        deliveries.dispatch(relay: relay)
+        deliveries.dispatch()
         context.fireChannelReadComplete()
     }
 
@@ -186,7 +189,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     private func completeRegistration(_ hello: Hello, name: UserName, key: PublicKey, context: ChannelHandlerContext) {
-        let session = ClientSession(name: name.value, key: key, channel: context.channel)
+        let session = ClientSession(name: name.value, key: key, channel: context.channel, outbound: outbound)
         switch relay.register(session) {
         case .nameTaken:
             refuse(ErrorFrame(code: .nameTaken, reason: "the name '\(name)' is in use by someone with a different key"), closing: true, context: context)
@@ -201,7 +204,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
                 replaced.channel.writeAndFlush(notice).whenComplete { _ in replaced.channel.close(promise: nil) }
             }
             write(.welcome(Welcome(serverName: configuration.serverName, serverVersion: ServerVersion.string, online: relay.everyone().map(\.entry))), context: context)
-            if replaced == nil { relay.announce(.joined, of: session, allocator: context.channel.allocator) }
+            if replaced == nil { relay.announce(.joined, of: session, from: context.eventLoop) }
             deliverStored(to: session, context: context)
         }
     }
@@ -257,7 +260,13 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             if let recipient, recipient.channel.isWritable {
                 let delivery = encoding ?? DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
                 encoding = delivery
-                if accepted.isDirect { directTarget = recipient } else { deliveries.add(delivery.shared, wrap.wrap, to: recipient) }
+                if accepted.isDirect {
+                    directTarget = recipient
+                } else if recipient.loop === context.eventLoop {
+                    recipient.outbound.value.deliver(delivery.shared, wrap.wrap)
+                } else {
+                    deliveries.add(delivery.shared, wrap.wrap, to: recipient, from: context.eventLoop)
+                }
                 delivered += 1
             } else if accepted.isDirect || send.storeForOffline {
                 toStore.append(wrap)
@@ -267,24 +276,42 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         }
 
         if let directTarget, let delivery = encoding {
-            // Acknowledge a direct message only once it reached the recipient's socket; if that fails, store it.
-            let written = relay.writeDirect(delivery.shared, send.wraps[0].wrap, to: directTarget).hop(to: context.eventLoop)
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            written.whenComplete { result in
-                let (handler, context) = loopBound.value
-                switch result {
-                case .success:
-                    handler.writeSoon(.ack(Ack(requestID: send.requestID, delivered: 1)), context: context)
-                case .failure:
-                    handler.store(send, accepted: accepted, wraps: send.wraps, delivered: 0, missed: [], context: context)
-                }
-            }
+            deliverDirect(send, accepted: accepted, shared: delivery.shared, to: directTarget, context: context)
             return
         }
         if toStore.isEmpty {
-            writeSoon(.ack(Ack(requestID: send.requestID, delivered: UInt16(delivered), missed: missed)), context: context)
+            outbound.write(.ack(Ack(requestID: send.requestID, delivered: UInt16(delivered), missed: missed)))
         } else {
             store(send, accepted: accepted, wraps: toStore, delivered: delivered, missed: missed, context: context)
+        }
+    }
+
+    /// Writes a direct message to its recipient and acknowledges it only once it reached the recipient's
+    /// socket; if that fails (the recipient went away meanwhile), stores it instead.
+    private func deliverDirect(_ send: Send, accepted: SendValidation.Accepted, shared: ByteBuffer, to recipient: ClientSession, context: ChannelHandlerContext) {
+        let wrap = send.wraps[0].wrap
+        if recipient.loop === context.eventLoop {
+            recipient.outbound.value.deliver(shared, wrap) { written in
+                self.directDelivery(send, accepted: accepted, written: written, context: context)
+            }
+        } else {
+            let sender = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            recipient.loop.execute {
+                recipient.outbound.value.deliver(shared, wrap) { written in
+                    sender.eventLoop.execute {
+                        let (handler, context) = sender.value
+                        handler.directDelivery(send, accepted: accepted, written: written, context: context)
+                    }
+                }
+            }
+        }
+    }
+
+    private func directDelivery(_ send: Send, accepted: SendValidation.Accepted, written: Bool, context: ChannelHandlerContext) {
+        if written {
+            outbound.write(.ack(Ack(requestID: send.requestID, delivered: 1)))
+        } else {
+            store(send, accepted: accepted, wraps: send.wraps, delivered: 0, missed: [], context: context)
         }
     }
 
@@ -328,11 +355,11 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     /// Hands stored deliveries (recipient, frame) to recipients who came online while they were being stored.
     private func pushStored(_ deliveries: [(recipient: String, frame: ByteBuffer)]) {
         let sessions = relay.sessions(named: deliveries.lazy.map(\.recipient))
-        let items = zip(deliveries, sessions).compactMap { delivery, session -> (session: ClientSession, buffers: [ByteBuffer])? in
+        let items = zip(deliveries, sessions).compactMap { delivery, session -> (session: ClientSession, frame: ByteBuffer)? in
             guard let session, session.channel.isWritable else { return nil }
-            return (session, [delivery.frame])
+            return (session, delivery.frame)
         }
-        relay.write(items)
+        relay.write(items, from: outbound.loop)
     }
 
     // MARK: Directory
@@ -386,12 +413,6 @@ final class RelayConnectionHandler: ChannelInboundHandler {
 
     private func encoded(_ frame: Frame, context: ChannelHandlerContext) -> NIOAny {
         wrapOutboundOut(frame.encoded(allocator: context.channel.allocator))
-    }
-
-    /// Writes `frame` and leaves the flush to the end of the event-loop tick.
-    private func writeSoon(_ frame: Frame, context: ChannelHandlerContext) {
-        context.write(encoded(frame, context: context), promise: nil)
-        flusher.flushSoon(context.channel)
     }
 
     private func write(_ frame: Frame, context: ChannelHandlerContext) {

@@ -1,57 +1,54 @@
 import NIOCore
 
-/// Deliveries collected while a connection's read batch is processed, written out together: per event
-/// loop one task, per recipient all its buffers in order, flushed by the loop's `TickFlusher`. Many
-/// envelopes to the same recipient thus leave in one Noise message and one system call.
+/// Routes writes from one event loop to sessions: a session on the same loop gets them queued at once (its
+/// flush comes at the end of the tick); sessions on other loops get them in one task per loop, handed over by
+/// `dispatch`, so a read batch costs each other loop one task, not one per delivery.
 struct DeliveryBatch {
-    private struct LoopGroup {
-        let loop: any EventLoop
-        var sessions: [ClientSession] = []
-        var buffers: [[ByteBuffer]] = []
-        var index: [ObjectIdentifier: Int] = [:]
+    private enum Item {
+        case delivery(ClientSession, shared: ByteBuffer, wrap: ByteBuffer)
+        case frame(ClientSession, ByteBuffer)
     }
 
-    private var groups: [ObjectIdentifier: LoopGroup] = [:]
+    private var remote: [(loop: any EventLoop, items: [Item])] = []
 
-    /// Queues one delivery (shared part, then the recipient's wrap) for `session`.
-    mutating func add(_ shared: ByteBuffer, _ wrap: ByteBuffer, to session: ClientSession) {
-        append(to: session) { $0.append(shared); $0.append(wrap) }
-    }
-
-    /// Queues `buffers` for `session`.
-    mutating func add(_ buffers: [ByteBuffer], to session: ClientSession) {
-        append(to: session) { $0.append(contentsOf: buffers) }
-    }
-
-    private mutating func append(to session: ClientSession, _ body: (inout [ByteBuffer]) -> Void) {
-        let loop = session.channel.eventLoop
-        let loopID = ObjectIdentifier(loop)
-        let sessionID = ObjectIdentifier(session)
-        if groups[loopID] == nil { groups[loopID] = LoopGroup(loop: loop) }
-        if let position = groups[loopID]!.index[sessionID] {
-            body(&groups[loopID]!.buffers[position])
+    /// Queues one delivery (shared part, then the recipient's wrap) for `session`; `loop` is the caller's.
+    mutating func add(_ shared: ByteBuffer, _ wrap: ByteBuffer, to session: ClientSession, from loop: any EventLoop) {
+        if session.loop === loop {
+            session.outbound.value.deliver(shared, wrap)
         } else {
-            var buffers: [ByteBuffer] = []
-            body(&buffers)
-            groups[loopID]!.index[sessionID] = groups[loopID]!.sessions.count
-            groups[loopID]!.sessions.append(session)
-            groups[loopID]!.buffers.append(buffers)
+            append(.delivery(session, shared: shared, wrap: wrap), on: session.loop)
         }
     }
 
-    /// Writes everything queued: directly on the current event loop, as one task on each other loop.
-    mutating func dispatch(relay: Relay) {
-        for group in groups.values {
-            let sessions = group.sessions, buffers = group.buffers, loop = group.loop
-            let work = { @Sendable in
-                let flusher = relay.flusher(for: loop)
-                for (session, pending) in zip(sessions, buffers) {
-                    for buffer in pending { session.channel.write(buffer, promise: nil) }
-                    flusher.flushSoon(session.channel)
+    /// Queues an encoded frame for `session`; `loop` is the caller's.
+    mutating func add(_ frame: ByteBuffer, to session: ClientSession, from loop: any EventLoop) {
+        if session.loop === loop {
+            session.outbound.value.write(frame)
+        } else {
+            append(.frame(session, frame), on: session.loop)
+        }
+    }
+
+    private mutating func append(_ item: Item, on loop: any EventLoop) {
+        if let index = remote.firstIndex(where: { $0.loop === loop }) {
+            remote[index].items.append(item)
+        } else {
+            remote.append((loop, [item]))
+        }
+    }
+
+    /// Hands what is queued for other event loops over to them, one task per loop.
+    mutating func dispatch() {
+        for (loop, items) in remote {
+            loop.execute {
+                for item in items {
+                    switch item {
+                    case let .delivery(session, shared, wrap): session.outbound.value.deliver(shared, wrap)
+                    case let .frame(session, frame): session.outbound.value.write(frame)
+                    }
                 }
             }
-            if group.loop.inEventLoop { work() } else { group.loop.execute(work) }
         }
-        groups.removeAll(keepingCapacity: true)
+        remote.removeAll(keepingCapacity: true)
     }
 }

@@ -60,30 +60,16 @@ final class Relay: Sendable {
 
     var onlineCount: Int { sessions.withLockedValue { $0.count } }
 
-    /// Writes each item's buffers to its session now, grouped per event loop, with one flush per session.
-    func write(_ items: [(session: ClientSession, buffers: [ByteBuffer])]) {
+    /// Writes each item's frame to its session (called on `loop`), flushed at the end of each loop's tick.
+    func write(_ items: [(session: ClientSession, frame: ByteBuffer)], from loop: any EventLoop) {
         var batch = DeliveryBatch()
-        for item in items { batch.add(item.buffers, to: item.session) }
-        batch.dispatch(relay: self)
+        for item in items { batch.add(item.frame, to: item.session, from: loop) }
+        batch.dispatch()
     }
 
-    /// Writes one delivery (its shared part and wrap) to `session` on its event loop, flushed at the end of
-    /// that loop's tick; the future completes once it was written to the socket.
-    func writeDirect(_ shared: ByteBuffer, _ wrap: ByteBuffer, to session: ClientSession) -> EventLoopFuture<Void> {
-        let channel = session.channel, loop = channel.eventLoop
-        let write = { @Sendable () -> EventLoopFuture<Void> in
-            channel.write(shared, promise: nil)
-            let written = loop.makePromise(of: Void.self)
-            channel.write(wrap, promise: written)
-            self.flusher(for: loop).flushSoon(channel)
-            return written.futureResult
-        }
-        return loop.inEventLoop ? write() : loop.flatSubmit(write)
-    }
-
-    /// Tells everyone but `except` about a presence change.
-    func announce(_ event: Presence.Event, of session: ClientSession, allocator: ByteBufferAllocator) {
-        let frame = Frame.presence(Presence(event: event, user: session.entry)).encoded(allocator: allocator)
-        write(everyone().filter { $0 !== session }.map { ($0, [frame]) })
+    /// Tells everyone but `except` about a presence change (called on `loop`).
+    func announce(_ event: Presence.Event, of session: ClientSession, from loop: any EventLoop) {
+        let frame = Frame.presence(Presence(event: event, user: session.entry)).encoded()
+        write(everyone().filter { $0 !== session }.map { ($0, frame) }, from: loop)
     }
 }

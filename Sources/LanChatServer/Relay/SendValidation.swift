@@ -46,7 +46,7 @@ enum SendValidation {
         guard send.wraps.count <= ProtocolLimits.maxRecipients else {
             throw Refusal(code: .tooManyRecipients, reason: "at most \(ProtocolLimits.maxRecipients) recipients per envelope")
         }
-        var seen = Set<String>()
+        var seen = Set<String>(minimumCapacity: send.wraps.count)
         for wrap in send.wraps {
             guard wrap.wrap.readableBytes == ProtocolLimits.wrapLength else {
                 throw Refusal(code: .badEnvelope, reason: "the wrap for \(wrap.recipient) is not \(ProtocolLimits.wrapLength) bytes")

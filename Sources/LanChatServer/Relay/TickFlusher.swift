@@ -1,23 +1,24 @@
 import NIOCore
 
-/// Flushes channels once per event-loop tick: the first channel marked in a tick schedules one task, which
-/// runs after the loop has processed all the I/O that was ready, so everything written for a channel during
-/// that tick (deliveries from many senders, acknowledgements) leaves in one Noise message and one system call.
+/// Flushes connections once per event-loop tick: the first connection marked in a tick schedules one task,
+/// which runs after the loop has processed all the I/O that was ready, so everything written for a connection
+/// during that tick (deliveries from many senders, acknowledgements) leaves in one Noise pass and one system
+/// call. Connections marked while the flush runs (acknowledgements of direct deliveries it wrote) are flushed
+/// in the same pass.
 final class TickFlusher {
     private let loop: any EventLoop
-    private var pending: [any Channel] = []
-    private var marked = Set<ObjectIdentifier>()
+    private var pending: [SessionOutbound] = []
     private var scheduled = false
 
     init(loop: any EventLoop) {
         self.loop = loop
     }
 
-    /// Marks `channel` (on this loop) for the flush at the end of the tick.
-    func flushSoon(_ channel: any Channel) {
-        loop.preconditionInEventLoop()
-        guard marked.insert(ObjectIdentifier(channel)).inserted else { return }
-        pending.append(channel)
+    /// Marks `outbound` (of a connection on this loop) for the flush at the end of the tick.
+    func flushSoon(_ outbound: SessionOutbound) {
+        guard !outbound.isFlushScheduled else { return }
+        outbound.isFlushScheduled = true
+        pending.append(outbound)
         guard !scheduled else { return }
         scheduled = true
         let bound = NIOLoopBound(self, eventLoop: loop)
@@ -25,10 +26,14 @@ final class TickFlusher {
     }
 
     private func flushAll() {
-        scheduled = false
-        let channels = pending
+        var index = 0
+        while index < pending.count {
+            let outbound = pending[index]
+            index += 1
+            outbound.isFlushScheduled = false
+            outbound.flush()
+        }
         pending.removeAll(keepingCapacity: true)
-        marked.removeAll(keepingCapacity: true)
-        for channel in channels { channel.flush() }
+        scheduled = false
     }
 }

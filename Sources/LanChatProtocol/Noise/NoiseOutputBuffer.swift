@@ -1,0 +1,94 @@
+import LanChatCrypto
+import NIOCore
+
+/// Outbound plaintext laid out as the Noise transport messages that will carry it: each message is a 2-byte
+/// length, at most `ProtocolLimits.maxNoisePlaintext` bytes of plaintext and room for its 16-byte tag.
+/// Appending copies bytes in; `seal` encrypts every message in place and hands over the wire bytes, so a
+/// flush costs one AES-GCM pass per 64 KiB whatever the number of writes.
+struct NoiseOutputBuffer {
+    private var buffer: ByteBuffer?
+    /// Where each message's length prefix is; the last message is the one being filled.
+    private var messageStarts: [Int] = []
+    /// The writer index at which the message being filled is full.
+    private var openMessageEnd = 0
+
+    /// The first allocation: room for a few dozen deliveries, so that a busy tick seldom grows the buffer.
+    private static let minimumCapacity = 16 * 1024
+
+    var isEmpty: Bool { buffer == nil }
+
+    /// Appends a copy of `bytes`.
+    mutating func append(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) {
+        if buffer == nil { start(capacity: bytes.readableBytes, allocator: allocator) }
+        if buffer!.writerIndex + bytes.readableBytes <= openMessageEnd {
+            buffer!.writeImmutableBuffer(bytes)
+            return
+        }
+        var bytes = bytes
+        while bytes.readableBytes > room {
+            var head = bytes.readSlice(length: room)!
+            buffer!.writeBuffer(&head)
+            startMessage()
+        }
+        buffer!.writeBuffer(&bytes)
+    }
+
+    /// Lets `encode` write straight into the buffer (messages are split afterwards if it wrote past one's end).
+    mutating func append(allocator: ByteBufferAllocator, encoding encode: (inout ByteBuffer) -> Void) {
+        if buffer == nil { start(capacity: 64, allocator: allocator) }
+        encode(&buffer!)
+        while room < 0 {
+            let cut = openMessageEnd
+            let tail = buffer!.getBytes(at: cut, length: buffer!.writerIndex - cut)!
+            buffer!.moveWriterIndex(to: cut)
+            startMessage()
+            buffer!.writeBytes(tail)
+        }
+    }
+
+    /// Encrypts every message in place with `cipher` and returns the wire bytes (nil if nothing was appended);
+    /// the buffer is empty afterwards.
+    mutating func seal(with cipher: inout NoiseCipherState) throws -> ByteBuffer? {
+        guard var out = buffer else { return nil }
+        buffer = nil
+        defer { messageStarts.removeAll(keepingCapacity: true) }
+        if out.writerIndex == messageStarts.last! + 2 {
+            out.moveWriterIndex(to: messageStarts.removeLast())
+        } else {
+            out.writeRepeatingByte(0, count: AESGCMKey.tagCount)
+        }
+        for (index, start) in messageStarts.enumerated() {
+            let end = index + 1 < messageStarts.count ? messageStarts[index + 1] : out.writerIndex
+            let plaintextCount = end - start - 2 - AESGCMKey.tagCount
+            var sealer = try cipher.streamingSealer()
+            try out.withUnsafeMutableReadableBytes { bytes in
+                let plaintext = UnsafeMutableRawBufferPointer(rebasing: bytes[(start + 2)..<(start + 2 + plaintextCount)])
+                _ = try sealer.update(UnsafeRawBufferPointer(plaintext), into: plaintext)
+                try sealer.finish(tagInto: UnsafeMutableRawBufferPointer(rebasing: bytes[(start + 2 + plaintextCount)..<end]))
+            }
+            out.setInteger(UInt16(plaintextCount + AESGCMKey.tagCount), at: start)
+        }
+        return out.readableBytes > 0 ? out : nil
+    }
+
+    /// Plaintext bytes that still fit in the message being filled (negative if an encoder overran it).
+    private var room: Int { openMessageEnd - buffer!.writerIndex }
+
+    /// Allocates the buffer and opens its first message.
+    private mutating func start(capacity: Int, allocator: ByteBufferAllocator) {
+        buffer = allocator.buffer(capacity: max(Self.minimumCapacity, capacity + 2 + AESGCMKey.tagCount))
+        openMessage()
+    }
+
+    /// Closes the message being filled (leaving room for its tag) and starts the next one.
+    private mutating func startMessage() {
+        buffer!.writeRepeatingByte(0, count: AESGCMKey.tagCount)
+        openMessage()
+    }
+
+    private mutating func openMessage() {
+        messageStarts.append(buffer!.writerIndex)
+        buffer!.writeInteger(UInt16(0))
+        openMessageEnd = buffer!.writerIndex + ProtocolLimits.maxNoisePlaintext
+    }
+}

@@ -1,0 +1,14 @@
+import NIOCore
+
+/// Where a handler can queue outbound plaintext for its peer without a pipeline write, on the channel's event
+/// loop: `NoiseChannelHandler` in a real pipeline (which encrypts at `flushNow`).
+public protocol OutboundQueue: AnyObject {
+    /// Queues a copy of `bytes`.
+    func enqueue(_ bytes: ByteBuffer)
+    /// Lets `encode` write the bytes straight into the queue.
+    func enqueue(encoding encode: (inout ByteBuffer) -> Void)
+    /// Sends everything queued; `promise` completes once it was written to the socket, or fails.
+    func flushNow(promise: EventLoopPromise<Void>?)
+}
+
+extension NoiseChannelHandler: OutboundQueue {}

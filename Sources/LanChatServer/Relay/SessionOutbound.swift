@@ -1,0 +1,65 @@
+import LanChatProtocol
+import NIOCore
+
+/// The write side of one connection, used only on its event loop. Frames and deliveries are copied into the
+/// Noise handler's output buffer (its `OutboundQueue`) and flushed once at the end of the loop's tick (`TickFlusher`), so all that
+/// a tick produces for one connection leaves as one encryption pass and one system call. A direct delivery
+/// can ask to be told whether the flush carrying it reached the socket.
+final class SessionOutbound {
+    /// Told `true` once a delivery was written to the recipient's socket, `false` if it could not be.
+    typealias WriteCompletion = (_ written: Bool) -> Void
+
+    let loop: any EventLoop
+    private let noise: any OutboundQueue
+    private let flusher: TickFlusher
+    private var completions: [WriteCompletion] = []
+    /// Set while this outbound waits in the flusher's list.
+    var isFlushScheduled = false
+
+    init(noise: any OutboundQueue, flusher: TickFlusher, loop: any EventLoop) {
+        self.noise = noise
+        self.flusher = flusher
+        self.loop = loop
+    }
+
+    /// Queues one delivery: its shared part, then the recipient's wrap.
+    func deliver(_ shared: ByteBuffer, _ wrap: ByteBuffer) {
+        noise.enqueue(shared)
+        noise.enqueue(wrap)
+        flusher.flushSoon(self)
+    }
+
+    /// Queues one delivery and calls `completion` once the flush carrying it was written, or failed.
+    func deliver(_ shared: ByteBuffer, _ wrap: ByteBuffer, completion: @escaping WriteCompletion) {
+        completions.append(completion)
+        deliver(shared, wrap)
+    }
+
+    /// Queues an encoded frame.
+    func write(_ frame: ByteBuffer) {
+        noise.enqueue(frame)
+        flusher.flushSoon(self)
+    }
+
+    /// Encodes `frame` straight into the output buffer.
+    func write(_ frame: Frame) {
+        noise.enqueue { frame.encode(into: &$0) }
+        flusher.flushSoon(self)
+    }
+
+    /// Sends everything queued (called by the flusher).
+    func flush() {
+        guard !completions.isEmpty else {
+            noise.flushNow(promise: nil)
+            return
+        }
+        let waiting = completions
+        completions = []
+        let written = loop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { result in
+            let ok = (try? result.get()) != nil
+            for completion in waiting { completion(ok) }
+        }
+        noise.flushNow(promise: written)
+    }
+}
