@@ -31,6 +31,7 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(name: "CGlibcMalloc"),
         .target(
             name: "LanChatCrypto",
             dependencies: ["COpenSSL"],
@@ -49,6 +50,7 @@ let package = Package(
             name: "LanChatServer",
             dependencies: [
                 "LanChatCrypto", "LanChatProtocol",
+                .target(name: "CGlibcMalloc", condition: .when(platforms: [.linux])),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

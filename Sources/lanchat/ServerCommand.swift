@@ -75,6 +75,7 @@ struct RunServer: AsyncParsableCommand {
 
     func run() async throws {
         ProcessLimits.raiseOpenFileLimit()
+        ProcessLimits.keepFreedMemoryForReuse()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info

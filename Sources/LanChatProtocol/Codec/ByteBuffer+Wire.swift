@@ -70,9 +70,18 @@ extension ByteBuffer {
         return slice
     }
 
+    /// Reads `count` bytes of UTF-8 straight from the buffer's storage (no intermediate array: this runs for
+    /// every recipient name of every envelope the relay forwards).
     private mutating func readUTF8(_ field: String, count: Int) throws -> String {
-        guard let bytes = readBytes(length: count) else { throw ProtocolError.malformedFrame("truncated \(field)") }
-        guard let string = String(validating: bytes, as: UTF8.self) else { throw ProtocolError.malformedFrame("\(field) is not valid UTF-8") }
+        guard readableBytes >= count else { throw ProtocolError.malformedFrame("truncated \(field)") }
+        // Decoding repairs invalid sequences (to U+FFFD), so the input was valid UTF-8 exactly when it round-trips.
+        let (string, valid) = withUnsafeReadableBytes { bytes in
+            let utf8 = UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[..<count])
+            let string = String(decoding: utf8, as: UTF8.self)
+            return (string, string.utf8.elementsEqual(utf8))
+        }
+        guard valid else { throw ProtocolError.malformedFrame("\(field) is not valid UTF-8") }
+        moveReaderIndex(forwardBy: count)
         return string
     }
 }

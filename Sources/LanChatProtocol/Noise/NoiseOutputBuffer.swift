@@ -12,8 +12,10 @@ struct NoiseOutputBuffer {
     /// The writer index at which the message being filled is full.
     private var openMessageEnd = 0
 
-    /// The first allocation: room for a few dozen deliveries, so that a busy tick seldom grows the buffer.
-    private static let minimumCapacity = 16 * 1024
+    /// Bytes the last sealed buffer held: the next one starts that large (within bounds), so a connection that
+    /// receives a lot seldom grows its buffer and an idle one does not hold a large one.
+    private var lastSealedCount = 0
+    private static let capacityBounds = 1024...(256 * 1024)
 
     var isEmpty: Bool { buffer == nil }
 
@@ -68,6 +70,7 @@ struct NoiseOutputBuffer {
             }
             out.setInteger(UInt16(plaintextCount + AESGCMKey.tagCount), at: start)
         }
+        lastSealedCount = out.readableBytes
         return out.readableBytes > 0 ? out : nil
     }
 
@@ -76,7 +79,8 @@ struct NoiseOutputBuffer {
 
     /// Allocates the buffer and opens its first message.
     private mutating func start(capacity: Int, allocator: ByteBufferAllocator) {
-        buffer = allocator.buffer(capacity: max(Self.minimumCapacity, capacity + 2 + AESGCMKey.tagCount))
+        let expected = min(max(lastSealedCount, Self.capacityBounds.lowerBound), Self.capacityBounds.upperBound)
+        buffer = allocator.buffer(capacity: max(expected, capacity + 2 + AESGCMKey.tagCount))
         openMessage()
     }
 
