@@ -37,8 +37,7 @@ final class BenchClient: Sendable {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                         NoiseChannelHandler(role: .initiator, localStatic: key),
-                        ByteToMessageHandler(BenchFrameDecoder()),
-                        BenchHandler(name: name, welcome: welcome, observer: observer, client: clientBox),
+                        BenchReceiver(name: name, welcome: welcome, observer: observer, client: clientBox),
                     ])
                 }
             }
@@ -63,14 +62,18 @@ final class NIOLockedValueBoxLite<Value: Sendable>: Sendable {
     var value: Value { box.withLockedValue { $0 } }
 }
 
-private final class BenchHandler: ChannelInboundHandler {
-    typealias InboundIn = BenchFrame
+/// The client's end of the pipeline: splits the decrypted stream into frames itself (no decoder stage, no
+/// per-frame pipeline event), hands `deliver` frames to the observer undecoded and decodes everything else.
+private final class BenchReceiver: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
 
     private let name: String
     private let welcome: EventLoopPromise<Void>
     private let observer: (any BenchObserver)?
     private let client: NIOLockedValueBoxLite<BenchClient?>
     private var cachedClient: BenchClient?
+    /// The start of a frame that has not fully arrived yet.
+    private var partial: ByteBuffer?
 
     init(name: String, welcome: EventLoopPromise<Void>, observer: (any BenchObserver)?, client: NIOLockedValueBoxLite<BenchClient?>) {
         self.name = name
@@ -92,14 +95,30 @@ private final class BenchHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame: Frame
-        switch unwrapInboundIn(data) {
-        case let .delivery(raw):
-            if let me { observer?.delivered(raw, to: me) }
-            return
-        case let .other(decoded):
-            frame = decoded
+        var bytes = unwrapInboundIn(data)
+        if var partial = self.partial {
+            self.partial = nil
+            partial.writeBuffer(&bytes)
+            bytes = partial
         }
+        do {
+            while let length = bytes.getInteger(at: bytes.readerIndex, as: UInt32.self), bytes.readableBytes >= 4 + Int(length) {
+                bytes.moveReaderIndex(forwardBy: 4)
+                var frame = bytes.readSlice(length: Int(length))!
+                if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == Frame.Kind.deliver.rawValue {
+                    if let me { observer?.delivered(frame, to: me) }
+                } else {
+                    handle(try Frame(decoding: &frame), context: context)
+                }
+            }
+        } catch {
+            errorCaught(context: context, error: error)
+            return
+        }
+        if bytes.readableBytes > 0 { partial = bytes }
+    }
+
+    private func handle(_ frame: Frame, context: ChannelHandlerContext) {
         switch frame {
         case .welcome:
             welcome.succeed()
@@ -115,6 +134,7 @@ private final class BenchHandler: ChannelInboundHandler {
         }
     }
 
+    /// Sends what the workload wrote in answer to this read (more envelopes once acknowledgements arrive).
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
     }
@@ -140,36 +160,5 @@ enum BenchError: Error, CustomStringConvertible {
         case let .timedOut(what): "timed out: \(what)"
         case let .setup(what): what
         }
-    }
-}
-
-/// What the load generator's decoder yields: deliveries stay undecoded (only counted, a sample opened);
-/// everything else is a decoded frame.
-enum BenchFrame {
-    case delivery(ByteBuffer)
-    case other(Frame)
-}
-
-/// Splits the decrypted stream into frames like `FrameDecoder`, but leaves `deliver` frames undecoded so that
-/// counting them costs the load generator little.
-struct BenchFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = BenchFrame
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self), buffer.readableBytes >= 4 + Int(length) else {
-            return .needMoreData
-        }
-        buffer.moveReaderIndex(forwardBy: 4)
-        var frame = buffer.readSlice(length: Int(length))!
-        if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == Frame.Kind.deliver.rawValue {
-            context.fireChannelRead(wrapInboundOut(.delivery(frame)))
-        } else {
-            context.fireChannelRead(wrapInboundOut(.other(try Frame(decoding: &frame))))
-        }
-        return .continue
-    }
-
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        try decode(context: context, buffer: &buffer)
     }
 }
