@@ -1040,6 +1040,12 @@ private final class PlaintextQueue: OutboundQueue {
         channel.write(bytes, promise: nil)
     }
 
+    func enqueue(_ first: ByteBuffer, _ second: ByteBuffer) {
+        var buffer = first
+        buffer.writeImmutableBuffer(second)
+        channel.write(buffer, promise: nil)
+    }
+
     func enqueue(encoding encode: (inout ByteBuffer) -> Void) {
         var buffer = channel.allocator.buffer(capacity: 64)
         encode(&buffer)

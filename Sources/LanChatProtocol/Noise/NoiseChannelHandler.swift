@@ -172,6 +172,19 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Queues a copy of `first`, then of `second` (a delivery's shared part and its wrap) in one call.
+    public func enqueue(_ first: ByteBuffer, _ second: ByteBuffer) {
+        switch state {
+        case .failed:
+            break
+        case .handshaking:
+            beforeTransport.append((first, nil))
+            beforeTransport.append((second, nil))
+        case .transport:
+            output.append(first, second, allocator: allocator)
+        }
+    }
+
     /// Lets `encode` write plaintext for the peer straight into the output buffer. Call on the channel's event loop.
     public func enqueue(encoding encode: (inout ByteBuffer) -> Void) {
         switch state {

@@ -35,6 +35,18 @@ struct NoiseOutputBuffer {
         buffer!.writeBuffer(&bytes)
     }
 
+    /// Appends a copy of `first`, then of `second`.
+    mutating func append(_ first: ByteBuffer, _ second: ByteBuffer, allocator: ByteBufferAllocator) {
+        if buffer == nil { start(capacity: first.readableBytes + second.readableBytes, allocator: allocator) }
+        if buffer!.writerIndex + first.readableBytes + second.readableBytes <= openMessageEnd {
+            buffer!.writeImmutableBuffer(first)
+            buffer!.writeImmutableBuffer(second)
+        } else {
+            append(first, allocator: allocator)
+            append(second, allocator: allocator)
+        }
+    }
+
     /// Lets `encode` write straight into the buffer (messages are split afterwards if it wrote past one's end).
     mutating func append(allocator: ByteBufferAllocator, encoding encode: (inout ByteBuffer) -> Void) {
         if buffer == nil { start(capacity: 64, allocator: allocator) }

@@ -24,8 +24,7 @@ final class SessionOutbound {
 
     /// Queues one delivery: its shared part, then the recipient's wrap.
     func deliver(_ shared: ByteBuffer, _ wrap: ByteBuffer) {
-        noise.enqueue(shared)
-        noise.enqueue(wrap)
+        noise.enqueue(shared, wrap)
         flusher.flushSoon(self)
     }
 
