@@ -1056,4 +1056,6 @@ private final class PlaintextQueue: OutboundQueue {
         channel.flush()
         promise?.succeed()
     }
+
+    func releaseIdleResources() {}
 }

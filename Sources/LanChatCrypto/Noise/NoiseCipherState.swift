@@ -18,6 +18,11 @@ public struct NoiseCipherState: Sendable {
     /// Whether a key is set.
     public var hasKey: Bool { key != nil }
 
+    /// Frees the key's OpenSSL contexts until the next message (see `AESGCMKey.releaseContexts()`).
+    public func releaseContexts() {
+        key?.releaseContexts()
+    }
+
     /// Encrypts the concatenation of `plaintextParts` into `out` and advances the nonce; returns the bytes written.
     /// Without a key, copies the plaintext.
     public mutating func encrypt(

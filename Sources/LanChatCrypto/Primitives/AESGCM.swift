@@ -32,6 +32,15 @@ public final class AESGCMKey: @unchecked Sendable {
         EVP_CIPHER_CTX_free(decryptorContext)
     }
 
+    /// Frees the expanded key schedules (about 1 KB per direction in OpenSSL); the next use makes them again.
+    /// For keys that sit unused for a long time, such as those of idle connections.
+    public func releaseContexts() {
+        EVP_CIPHER_CTX_free(encryptorContext)
+        EVP_CIPHER_CTX_free(decryptorContext)
+        encryptorContext = nil
+        decryptorContext = nil
+    }
+
     private var encryptor: OpaquePointer {
         get throws {
             if let encryptorContext { return encryptorContext }

@@ -38,6 +38,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// Promises of writes that are in `output`, completed with the write that carries them.
     private var promises: [EventLoopPromise<Void>] = []
     private var flushRequested = false
+    /// Whether a message was encrypted or decrypted since the last `releaseCipherContextsIfUnused()`.
+    private var usedCipher = false
     private let handshakeTimeout: TimeAmount
     private var timeout: Scheduled<Void>?
 
@@ -131,6 +133,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
                 fail(context: context, error)
                 return
             }
+            usedCipher = true
             context.fireChannelRead(wrapInboundOut(plaintext))
         case .failed:
             break
@@ -215,6 +218,20 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         flushOutput(context: context)
     }
 
+    /// Frees the session's AES-GCM contexts if no message was encrypted or decrypted since the last call; they
+    /// are made again for the next message. Called periodically, this keeps an idle connection's memory small.
+    /// Returns whether they were released. Call on the channel's event loop.
+    @discardableResult
+    public func releaseCipherContextsIfUnused() -> Bool {
+        guard !usedCipher else {
+            usedCipher = false
+            return false
+        }
+        transport?.send.releaseContexts()
+        transport?.receive.releaseContexts()
+        return transport != nil
+    }
+
     // MARK: Internals
 
     private func complete(_ handshake: NoiseHandshakeState, context: ChannelHandlerContext) throws {
@@ -264,6 +281,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             promise?.succeed()
             return
         }
+        usedCipher = true
         context.write(wrapOutboundOut(wire), promise: promise)
         context.flush()
     }

@@ -15,7 +15,7 @@ struct NoiseOutputBuffer {
     /// Bytes the last sealed buffer held: the next one starts that large (within bounds), so a connection that
     /// receives a lot seldom grows its buffer and an idle one does not hold a large one.
     private var lastSealedCount = 0
-    private static let capacityBounds = 1024...(256 * 1024)
+    private static let capacityBounds = 256...(256 * 1024)
 
     var isEmpty: Bool { buffer == nil }
 

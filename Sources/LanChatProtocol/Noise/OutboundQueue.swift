@@ -11,6 +11,13 @@ public protocol OutboundQueue: AnyObject {
     func enqueue(encoding encode: (inout ByteBuffer) -> Void)
     /// Sends everything queued; `promise` completes once it was written to the socket, or fails.
     func flushNow(promise: EventLoopPromise<Void>?)
+    /// Frees what the connection need not keep while it carries nothing (the Noise handler: its cipher contexts,
+    /// if unused since the previous call). Meant to be called periodically.
+    func releaseIdleResources()
 }
 
-extension NoiseChannelHandler: OutboundQueue {}
+extension NoiseChannelHandler: OutboundQueue {
+    public func releaseIdleResources() {
+        releaseCipherContextsIfUnused()
+    }
+}

@@ -19,12 +19,18 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     private let services: RelayServices
-    private var logger: Logger
+    private var log: ConnectionLog
     private var state = State.handshaking
     /// The registration to undo when the connection ends, whatever state it ends in.
     private var session: ClientSession?
     private var sendBudget: TokenBucket
     private var awaitingPong = false
+    /// Whether a frame arrived since the last sweep, and for how long none has.
+    private var readSinceSweep = false
+    private var silentNanoseconds: Int64 = 0
+    private var sweeper: ConnectionSweeper!
+    /// This connection's place in the sweeper's list while it is in a pipeline.
+    var sweepSlot: Int?
     private var slowReaderTimer: Scheduled<Void>?
     /// Deliveries of the current read batch for sessions on other event loops, handed over at `channelReadComplete`.
     private var deliveries = DeliveryBatch()
@@ -40,7 +46,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     init(services: RelayServices, noise: any OutboundQueue) {
         self.services = services
         self.noise = noise
-        logger = services.logger
+        log = ConnectionLog(services.logger)
         let rate = max(1, services.configuration.maxMessagesPerSecond)
         sendBudget = TokenBucket(rate: rate, burst: 2 * rate)
     }
@@ -48,12 +54,20 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        outbound = SessionOutbound(noise: noise, flusher: relay.flusher(for: context.eventLoop), loop: context.eventLoop)
+        let resources = relay.resources(for: context.eventLoop, configuration: configuration)
+        outbound = SessionOutbound(noise: noise, flusher: resources.flusher, loop: context.eventLoop)
+        sweeper = resources.sweeper
+        sweepSlot = sweeper.add(self, context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if let sweepSlot { sweeper.remove(slot: sweepSlot) }
+        sweepSlot = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        logger[metadataKey: "peer"] = "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")"
-        logger.info("connected")
+        log.peer = context.channel.remoteAddress
+        log.info("connected")
         context.fireChannelActive()
     }
 
@@ -66,7 +80,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             relay.announce(.left, of: session, from: context.eventLoop)
         }
         state = .closing
-        logger.info("disconnected")
+        log.info("disconnected")
         context.fireChannelInactive()
     }
 
@@ -79,7 +93,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             slowReaderTimer = context.eventLoop.scheduleTask(in: configuration.slowReaderTimeout) {
                 let (handler, context) = loopBound.value
                 guard !context.channel.isWritable else { return }
-                handler.logger.warning("disconnecting a client that does not read: its outbound buffer stayed full for \(Double(handler.configuration.slowReaderTimeout.nanoseconds) / 1e9) s")
+                handler.log.warning("disconnecting a client that does not read: its outbound buffer stayed full for \(Double(handler.configuration.slowReaderTimeout.nanoseconds) / 1e9) s")
                 handler.state = .closing
                 context.close(promise: nil)
             }
@@ -90,22 +104,37 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let completed = event as? NoiseHandshakeCompleted {
             state = .authenticated(completed.remoteStatic)
-            logger[metadataKey: "key"] = "\(completed.remoteStatic.hex.prefix(16))"
-        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            if awaitingPong {
-                logger.info("closing a dead connection: no answer to a ping")
-                state = .closing
-                context.close(promise: nil)
-            } else {
-                awaitingPong = true
-                write(.ping(UInt64.random(in: 1...UInt64.max)), context: context)
-            }
+            log.key = completed.remoteStatic
         }
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// Called by the loop's sweeper every `sweeper.interval`: lets the Noise handler free the cipher contexts of
+    /// a connection that carried nothing since the last sweep, pings a peer silent for the ping interval, and
+    /// closes one that stayed silent for another interval after the ping.
+    func sweep(context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        noise.releaseIdleResources()
+        if readSinceSweep {
+            readSinceSweep = false
+            silentNanoseconds = 0
+            return
+        }
+        silentNanoseconds += sweeper.interval.nanoseconds
+        guard silentNanoseconds >= configuration.pingInterval.nanoseconds else { return }
+        silentNanoseconds = 0
+        if awaitingPong {
+            log.info("closing a dead connection: no answer to a ping")
+            state = .closing
+            context.close(promise: nil)
+        } else {
+            awaitingPong = true
+            write(.ping(UInt64.random(in: 1...UInt64.max)), context: context)
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.warning("closing the connection: \(error)")
+        log.warning("closing the connection: \(error)")
         switch (state, error) {
         case let (.registered, protocolError as ProtocolError), let (.authenticated, protocolError as ProtocolError),
              let (.registering, protocolError as ProtocolError):
@@ -125,6 +154,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         awaitingPong = false
+        readSinceSweep = true
         let frame = unwrapInboundIn(data)
         switch (state, frame) {
         case let (.authenticated(key), .hello(hello)):
@@ -146,7 +176,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         case (_, .pong), (.closing, _):
             break
         case (_, .bye):
-            logger.info("client said goodbye")
+            log.info("client said goodbye")
             state = .closing
             context.close(promise: nil)
         case (.authenticated, _), (.registering, _):
@@ -182,7 +212,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             case .success(.bound), .success(.alreadyBound):
                 handler.completeRegistration(hello, name: name, key: key, context: context)
             case let .failure(error):
-                handler.logger.error("cannot record the registration: \(error)")
+                handler.log.error("cannot record the registration: \(error)")
                 handler.refuse(ErrorFrame(code: .internalError, reason: "the server could not record the registration; try again"), closing: true, context: context)
             }
         }
@@ -196,10 +226,10 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         case let .registered(replaced):
             state = .registered(session)
             self.session = session
-            logger[metadataKey: "user"] = "\(name)"
-            logger.info("registered", metadata: ["client": "\(hello.clientVersion)"])
+            log.user = name.value
+            log.info("registered", ["client": "\(hello.clientVersion)"])
             if let replaced {
-                logger.info("replacing the user's previous connection")
+                log.info("replacing the user's previous connection")
                 let notice = Frame.error(ErrorFrame(code: .replaced, reason: "\(name) connected again from elsewhere")).encoded(allocator: context.channel.allocator)
                 replaced.channel.writeAndFlush(notice).whenComplete { _ in replaced.channel.close(promise: nil) }
             }
@@ -219,22 +249,22 @@ final class RelayConnectionHandler: ChannelInboundHandler {
                     context.write(handler.wrapOutboundOut(context.channel.allocator.buffer(bytes: delivery)), promise: nil)
                 }
                 context.flush()
-                handler.logger.info("delivered \(deliveries.count) stored message(s)")
+                handler.log.info("delivered \(deliveries.count) stored message(s)")
             case .success:
                 break
             case let .failure(error):
-                handler.logger.error("cannot read stored messages: \(error)")
+                handler.log.error("cannot read stored messages: \(error)")
             }
         }
     }
 
     private func acknowledge(_ ack: DeliveryAck, from session: ClientSession) {
-        let database = database, logger = logger
+        let database = database, log = log
         Task {
             do {
                 try await database.acknowledge(recipient: session.name, messageID: ack.messageID)
             } catch {
-                logger.error("cannot delete an acknowledged delivery: \(error)")
+                log.error("cannot delete an acknowledged delivery: \(error)")
             }
         }
     }
@@ -246,7 +276,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         do {
             accepted = try SendValidation.check(send, from: session)
         } catch {
-            logger.notice("refused an envelope: \(error.reason)")
+            log.notice("refused an envelope: \(error.reason)")
             write(.error(ErrorFrame(requestID: send.requestID, code: error.code, reason: error.reason)), context: context)
             return
         }
@@ -339,14 +369,14 @@ final class RelayConnectionHandler: ChannelInboundHandler {
                 } else if accepted.isDirect, let full = outcome.full.first {
                     handler.write(.error(ErrorFrame(requestID: send.requestID, code: .queueFull, reason: "\(full) already has \(maxQueued) messages waiting; try again after they connect")), context: context)
                 } else {
-                    if !outcome.full.isEmpty { handler.logger.warning("queue full, not stored for: \(outcome.full.joined(separator: ", "))") }
+                    if !outcome.full.isEmpty { handler.log.warning("queue full, not stored for: \(outcome.full.joined(separator: ", "))") }
                     let ack = Ack(requestID: send.requestID, delivered: UInt16(delivered), stored: UInt16(outcome.stored.count), missed: missed + outcome.unknown + outcome.full)
                     handler.write(.ack(ack), context: context)
                     let storedFor = Set(outcome.stored)
                     handler.pushStored(zip(wraps.map(\.recipient), frames).filter { storedFor.contains($0.0) })
                 }
             case let .failure(error):
-                handler.logger.error("cannot store a message: \(error)")
+                handler.log.error("cannot store a message: \(error)")
                 handler.write(.error(ErrorFrame(requestID: send.requestID, code: .internalError, reason: "the server could not store the message; try again")), context: context)
             }
         }
@@ -387,7 +417,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
                 }
                 handler.write(.userList(UserList(requestID: requestID, users: entries)), context: context)
             case let .failure(error):
-                handler.logger.error("cannot list users: \(error)")
+                handler.log.error("cannot list users: \(error)")
                 handler.write(.error(ErrorFrame(requestID: requestID, code: .internalError, reason: "the server could not list its users")), context: context)
             }
         }
@@ -420,7 +450,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     private func refuse(_ error: ErrorFrame, closing: Bool, context: ChannelHandlerContext) {
-        logger.notice("refused: \(error.reason)")
+        log.notice("refused: \(error.reason)")
         guard closing else {
             write(.error(error), context: context)
             return

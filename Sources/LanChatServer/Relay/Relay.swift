@@ -11,14 +11,14 @@ final class Relay: Sendable {
     }
 
     private let sessions = NIOLockedValueBox<[String: ClientSession]>([:])
-    private let flushers = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<TickFlusher>]>([:])
+    private let loopResources = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<LoopResources>]>([:])
 
-    /// The tick flusher of `loop` (call on that loop).
-    func flusher(for loop: any EventLoop) -> TickFlusher {
-        flushers.withLockedValue { flushers in
-            if let existing = flushers[ObjectIdentifier(loop)] { return existing }
-            let created = NIOLoopBound(TickFlusher(loop: loop), eventLoop: loop)
-            flushers[ObjectIdentifier(loop)] = created
+    /// What `loop`'s connections share (call on that loop).
+    func resources(for loop: any EventLoop, configuration: ServerConfiguration) -> LoopResources {
+        loopResources.withLockedValue { resources in
+            if let existing = resources[ObjectIdentifier(loop)] { return existing }
+            let created = NIOLoopBound(LoopResources(loop: loop, configuration: configuration), eventLoop: loop)
+            resources[ObjectIdentifier(loop)] = created
             return created
         }.value
     }

@@ -1,0 +1,40 @@
+import NIOCore
+
+/// Keep-alive for every connection of one event loop with a single repeating timer (not one timer per
+/// connection): each `interval` it lets every connection check itself (`RelayConnectionHandler.sweep`): ping
+/// or close a silent peer, and release what an idle connection need not keep.
+final class ConnectionSweeper {
+    /// Time between two sweeps: a quarter of the ping interval, at most one second.
+    let interval: TimeAmount
+    private let loop: any EventLoop
+    private var connections: [(handler: RelayConnectionHandler, context: ChannelHandlerContext)] = []
+    private var task: RepeatedTask?
+
+    init(loop: any EventLoop, pingInterval: TimeAmount) {
+        self.loop = loop
+        self.interval = max(.milliseconds(10), min(.seconds(1), .nanoseconds(pingInterval.nanoseconds / 4)))
+    }
+
+    /// Starts sweeping `handler`'s connection; returns its slot, to pass to `remove`.
+    func add(_ handler: RelayConnectionHandler, context: ChannelHandlerContext) -> Int {
+        connections.append((handler, context))
+        if task == nil {
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            task = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in bound.value.sweep() }
+        }
+        return connections.count - 1
+    }
+
+    /// Stops sweeping the connection in `slot`. The last connection moves into the slot; its handler is told.
+    func remove(slot: Int) {
+        let last = connections.removeLast()
+        guard slot < connections.count else { return }
+        connections[slot] = last
+        last.handler.sweepSlot = slot
+    }
+
+    private func sweep() {
+        // A sweep may close connections, which removes them from the list: walk a copy.
+        for (handler, context) in connections { handler.sweep(context: context) }
+    }
+}
