@@ -89,7 +89,7 @@ private final class BenchReceiver: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is NoiseHandshakeCompleted {
-            let hello = Frame.hello(Hello(name: name, clientVersion: "lanchat-bench")).encoded(allocator: context.channel.allocator)
+            let hello = Frame.hello(Hello(name: name, clientVersion: "lanchat-bench", wantsPresence: false)).encoded(allocator: context.channel.allocator)
             context.writeAndFlush(NIOAny(hello), promise: nil)
         }
     }

@@ -88,6 +88,30 @@ struct ChatRelayTests {
         await room.close()
     }
 
+    @Test("a client that does not ask for presence gets an empty welcome and no presence frames, and still gets its messages")
+    func presenceIsOptIn() async throws {
+        let room = try await Room.open()
+        let quiet = try await RawClient(port: room.server.server.port)
+        try await quiet.register(as: "quiet", wantsPresence: false)
+        let watcher = try await RawClient(port: room.server.server.port)
+        try await watcher.register(as: "watcher")
+        let dave = try await ChatClient.connect(to: ServerAddress(host: "127.0.0.1", port: room.server.server.port), as: makeIdentity("dave"))
+        try await watcher.waitFor("dave to join") { if case let .presence(presence) = $0 { presence.user.name == "dave" } else { false } }
+        await dave.close()
+        try await watcher.waitFor("dave to leave") { if case let .presence(presence) = $0 { presence.event == .left && presence.user.name == "dave" } else { false } }
+
+        _ = try await room.alice.sendPrivate("to the quiet one", to: "quiet")
+        try await quiet.waitFor("alice's message") { if case .deliver = $0 { true } else { false } }
+        guard case let .welcome(welcome)? = quiet.frames.first else { Issue.record("no welcome first"); return }
+        #expect(welcome.online.isEmpty)
+        #expect(!quiet.frames.contains { if case .presence = $0 { true } else { false } })
+        guard case let .welcome(watcherWelcome)? = watcher.frames.first else { Issue.record("no welcome first"); return }
+        #expect(Set(watcherWelcome.online.map(\.name)) == ["alice", "bob", "carol", "quiet", "watcher"])
+        try await quiet.channel.close()
+        try await watcher.channel.close()
+        await room.close()
+    }
+
     @Test("a client claiming a name held by another key is refused")
     func nameClaimedByAnotherKey() async throws {
         let server = try await TestServer.start()

@@ -15,6 +15,14 @@ struct FrameCodecTests {
         #expect(wire.readableBytes == 0)
     }
 
+    @Test("hello encodes byte for byte as in the protocol document's worked example (§14.3), flags included")
+    func helloMatchesWorkedExample() throws {
+        let wire = Frame.hello(Hello(name: "alice", clientVersion: "lanchat 0.1.0")).encoded()
+        #expect(Array(wire.readableBytesView) == hexBytes("00000018" + "01" + "0001" + "05616c696365" + "0d6c616e6368617420302e312e30" + "01"))
+        let quiet = Frame.hello(Hello(name: "alice", clientVersion: "lanchat 0.1.0", wantsPresence: false)).encoded()
+        #expect(quiet.getInteger(at: quiet.writerIndex - 1, as: UInt8.self) == 0)
+    }
+
     @Test("an error code this side does not know decodes as .unknown")
     func unknownErrorCode() throws {
         var wire = FrameSamples.rawFrame(type: Frame.Kind.error.rawValue) {
@@ -211,4 +219,16 @@ struct MalformedInput: Sendable, CustomTestStringConvertible {
             error: .malformedFrame("unknown lookup status 7")
         ),
     ]
+}
+
+/// Bytes from a hex string (test data only).
+private func hexBytes(_ hex: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var index = hex.startIndex
+    while index < hex.endIndex {
+        let next = hex.index(index, offsetBy: 2)
+        bytes.append(UInt8(hex[index..<next], radix: 16)!)
+        index = next
+    }
+    return bytes
 }

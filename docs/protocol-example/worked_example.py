@@ -319,6 +319,7 @@ def main():
         (u16(1), "protocol version 1"),
         (str8("alice"), "name: str8 \"alice\""),
         (str8("lanchat 0.1.0"), "client version: str8 \"lanchat 0.1.0\""),
+        (u8(1), "flags: bit 0 = wants presence"),
     ))
     sealed = client_send.encrypt(b"", hello)
     show("client -> server transport message 1 (nonce 0), on the wire", [

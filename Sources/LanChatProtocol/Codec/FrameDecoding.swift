@@ -11,7 +11,8 @@ extension Frame {
             self = .hello(Hello(
                 protocolVersion: try frame.readWireInteger("protocol version"),
                 name: try frame.readString8("name"),
-                clientVersion: try frame.readString8("client version")
+                clientVersion: try frame.readString8("client version"),
+                wantsPresence: try frame.readWireInteger("flags", as: UInt8.self) & Hello.presenceFlag != 0
             ))
         case .welcome:
             let version: UInt16 = try frame.readWireInteger("protocol version")

@@ -64,12 +64,20 @@ public struct Hello: Equatable, Sendable {
     public var protocolVersion: UInt16
     public var name: String
     public var clientVersion: String
+    /// Whether the client wants the online list in `welcome` and a `presence` frame for every join and leave.
+    /// A client that only sends or receives (a bot, a script) can leave it off and costs the relay nothing when
+    /// others come and go.
+    public var wantsPresence: Bool
 
-    public init(protocolVersion: UInt16 = ProtocolLimits.protocolVersion, name: String, clientVersion: String) {
+    public init(protocolVersion: UInt16 = ProtocolLimits.protocolVersion, name: String, clientVersion: String, wantsPresence: Bool = true) {
         self.protocolVersion = protocolVersion
         self.name = name
         self.clientVersion = clientVersion
+        self.wantsPresence = wantsPresence
     }
+
+    /// Bits of the `flags` byte.
+    static let presenceFlag: UInt8 = 0x01
 }
 
 /// Server → client, answer to a successful `hello`.

@@ -219,7 +219,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     private func completeRegistration(_ hello: Hello, name: UserName, key: PublicKey, context: ChannelHandlerContext) {
-        let session = ClientSession(name: name.value, key: key, channel: context.channel, outbound: outbound)
+        let session = ClientSession(name: name.value, key: key, channel: context.channel, wantsPresence: hello.wantsPresence, outbound: outbound)
         switch relay.register(session) {
         case .nameTaken:
             refuse(ErrorFrame(code: .nameTaken, reason: "the name '\(name)' is in use by someone with a different key"), closing: true, context: context)
@@ -233,7 +233,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
                 let notice = Frame.error(ErrorFrame(code: .replaced, reason: "\(name) connected again from elsewhere")).encoded(allocator: context.channel.allocator)
                 replaced.channel.writeAndFlush(notice).whenComplete { _ in replaced.channel.close(promise: nil) }
             }
-            write(.welcome(Welcome(serverName: configuration.serverName, serverVersion: ServerVersion.string, online: relay.everyone().map(\.entry))), context: context)
+            write(.welcome(Welcome(serverName: configuration.serverName, serverVersion: ServerVersion.string, online: hello.wantsPresence ? relay.everyone().map(\.entry) : [])), context: context)
             if replaced == nil { relay.announce(.joined, of: session, from: context.eventLoop) }
             deliverStored(to: session, context: context)
         }

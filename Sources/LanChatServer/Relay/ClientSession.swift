@@ -7,12 +7,15 @@ final class ClientSession: Sendable {
     let name: String
     let key: PublicKey
     let channel: any Channel
+    /// Whether the client asked for presence frames (`Hello.wantsPresence`).
+    let wantsPresence: Bool
     /// The connection's event loop; `outbound` may only be used there.
     let loop: any EventLoop
     let outbound: LoopConfined<SessionOutbound>
 
-    init(name: String, key: PublicKey, channel: any Channel, outbound: SessionOutbound) {
+    init(name: String, key: PublicKey, channel: any Channel, wantsPresence: Bool, outbound: SessionOutbound) {
         self.name = name
+        self.wantsPresence = wantsPresence
         self.key = key
         self.channel = channel
         self.loop = outbound.loop

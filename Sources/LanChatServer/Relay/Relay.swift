@@ -67,9 +67,9 @@ final class Relay: Sendable {
         batch.dispatch()
     }
 
-    /// Tells everyone but `except` about a presence change (called on `loop`).
+    /// Tells everyone else who asked for presence about a change of `session` (called on `loop`).
     func announce(_ event: Presence.Event, of session: ClientSession, from loop: any EventLoop) {
         let frame = Frame.presence(Presence(event: event, user: session.entry)).encoded()
-        write(everyone().filter { $0 !== session }.map { ($0, frame) }, from: loop)
+        write(everyone().filter { $0 !== session && $0.wantsPresence }.map { ($0, frame) }, from: loop)
     }
 }
