@@ -2,7 +2,6 @@ import LanChatCrypto
 import LanChatProtocol
 import Logging
 import NIOCore
-import NIOExtras
 import NIOPosix
 
 /// The LanChat relay: accepts Noise XX connections, registers users and forwards sealed envelopes.
@@ -78,7 +77,6 @@ public final class ChatServer: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         let noise = try NoiseChannelHandler(role: .responder, localStatic: key, handshakeTimeout: configuration.handshakeTimeout)
                         try channel.pipeline.syncOperations.addHandlers([
-                            ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                             noise,
                             ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)),
                             RelayConnectionHandler(services: services, noise: noise),

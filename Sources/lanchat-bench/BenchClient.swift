@@ -2,7 +2,6 @@ import LanChatCrypto
 import LanChatProtocol
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOExtras
 import NIOPosix
 
 /// What a simulated client reports to the running workload. Called on the client's event loop.
@@ -35,7 +34,6 @@ final class BenchClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                         NoiseChannelHandler(role: .initiator, localStatic: key),
                         BenchReceiver(name: name, welcome: welcome, observer: observer, client: clientBox),
                     ])

@@ -158,7 +158,7 @@ struct HostileInputTests {
         await loop.run() // let the work still scheduled on the loop (flushes, deliveries) finish
         for problem in try await loop.executeInContext({ sink.retire() }) { report.fail("lane \(lane) sink: \(problem)") }
         report.deliveries = sink.deliveries
-        try? await loop.shutdownGracefully()
+        await loop.shutdownGracefully()
         return report
     }
 

@@ -126,6 +126,17 @@ struct MalformedInput: Sendable, CustomTestStringConvertible {
             error: .malformedFrame("unknown bits in deliver flags")
         ),
         MalformedInput(
+            label: "reserved hello flag bits",
+            wire: FrameSamples.rawFrame(type: Frame.Kind.hello.rawValue) {
+                $0.writeInteger(UInt16(1))
+                $0.writeInteger(UInt8(1))
+                $0.writeString("a")
+                $0.writeInteger(UInt8(0))
+                $0.writeInteger(UInt8(0x81))
+            },
+            error: .malformedFrame("unknown bits in hello flags")
+        ),
+        MalformedInput(
             label: "truncated integer",
             wire: FrameSamples.rawFrame(type: Frame.Kind.ping.rawValue) { $0.writeInteger(UInt32(1)) },
             error: .malformedFrame("truncated ping nonce")

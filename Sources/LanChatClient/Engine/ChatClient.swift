@@ -1,7 +1,6 @@
 import LanChatCrypto
 import LanChatProtocol
 import NIOCore
-import NIOExtras
 import NIOPosix
 
 /// A connection to a relay as one user: sends sealed messages and reports what arrives as `events`.

@@ -1,7 +1,6 @@
 import LanChatCrypto
 import LanChatProtocol
 import NIOCore
-import NIOExtras
 import NIOPosix
 
 /// The channel pipeline of every client connection: Noise message framing, the Noise session as initiator
@@ -20,7 +19,6 @@ enum ClientPipeline {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                         NoiseChannelHandler(role: .initiator, localStatic: identity.key, handshakeTimeout: handshakeTimeout),
                         ByteToMessageHandler(FrameDecoder(maxFrameLength: ProtocolLimits.maxServerFrameLength)),
                         last(),

@@ -8,12 +8,11 @@ extension Frame {
         guard let kind = Kind(rawValue: typeByte) else { throw ProtocolError.unknownFrameType(typeByte) }
         switch kind {
         case .hello:
-            self = .hello(Hello(
-                protocolVersion: try frame.readWireInteger("protocol version"),
-                name: try frame.readString8("name"),
-                clientVersion: try frame.readString8("client version"),
-                wantsPresence: try frame.readWireInteger("flags", as: UInt8.self) & Hello.presenceFlag != 0
-            ))
+            let version: UInt16 = try frame.readWireInteger("protocol version")
+            let name = try frame.readString8("name")
+            let clientVersion = try frame.readString8("client version")
+            let wantsPresence = try frame.readFlags("hello flags")
+            self = .hello(Hello(protocolVersion: version, name: name, clientVersion: clientVersion, wantsPresence: wantsPresence))
         case .welcome:
             let version: UInt16 = try frame.readWireInteger("protocol version")
             let serverName = try frame.readString8("server name")

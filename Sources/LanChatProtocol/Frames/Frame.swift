@@ -75,9 +75,6 @@ public struct Hello: Equatable, Sendable {
         self.clientVersion = clientVersion
         self.wantsPresence = wantsPresence
     }
-
-    /// Bits of the `flags` byte.
-    static let presenceFlag: UInt8 = 0x01
 }
 
 /// Server → client, answer to a successful `hello`.

@@ -9,8 +9,8 @@ public struct NoiseHandshakeCompleted: Sendable {
 
 /// Runs a `Noise_XX_25519_AESGCM_SHA256` handshake on a connection, then encrypts and decrypts its byte stream.
 ///
-/// Inbound it takes whole Noise messages (put a 2-byte length-field decoder in front) and passes on plaintext
-/// bytes. Outbound it copies the plaintext of every write into one output buffer and, on flush, encrypts it in
+/// Inbound it takes the raw byte stream, cuts it into Noise messages (each a 2-byte big-endian length and
+/// that many bytes) and passes on the plaintext of all the messages one read completed, as one buffer. Outbound it copies the plaintext of every write into one output buffer and, on flush, encrypts it in
 /// place as Noise messages of at most 65535 bytes, each prefixed with its 2-byte big-endian length, sent as one
 /// write. Handlers on the same event loop can also `enqueue` bytes straight into that buffer (no pipeline
 /// write, no per-write bookkeeping) and `flushNow()`; both paths keep the order of the calls.
@@ -21,7 +21,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     public typealias OutboundOut = ByteBuffer
 
     private enum State {
-        case handshaking(NoiseHandshakeState)
+        /// Boxed: a connection spends milliseconds handshaking and possibly days in transport.
+        indirect case handshaking(NoiseHandshakeState)
         case transport
         case failed
     }
@@ -30,6 +31,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// The session's cipher states, once the handshake is done.
     private var transport: NoiseTransport?
     private var context: ChannelHandlerContext?
+    /// The start of a Noise message whose bytes have not all arrived.
+    private var partialMessage: ByteBuffer?
     /// The channel's allocator, kept so that queueing bytes touches no other object.
     private var allocator = ByteBufferAllocator()
     /// Plaintext written before the handshake finished, sent once it has.
@@ -94,50 +97,75 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
     public func channelInactive(context: ChannelHandlerContext) {
         timeout?.cancel()
+        partialMessage = nil
         state = .failed
         failPending(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let message = unwrapInboundIn(data)
-        switch state {
-        case var .handshaking(handshake):
-            do {
-                _ = try handshake.readMessage(Array(message.readableBytesView))
-                if handshake.isMyTurn {
-                    writeHandshakeMessage(try handshake.writeMessage(), context: context)
-                }
-                if handshake.isComplete {
-                    try complete(handshake, context: context)
-                } else {
-                    state = .handshaking(handshake)
-                }
-            } catch {
-                fail(context: context, ProtocolError.handshakeFailed("\(error)"))
-            }
-        case .transport:
-            let plaintextCount = message.readableBytes - AESGCMKey.tagCount
-            guard plaintextCount >= 0 else {
-                fail(context: context, CryptoError.authenticationFailed)
-                return
-            }
-            var plaintext = context.channel.allocator.buffer(capacity: plaintextCount)
-            do {
-                try message.withUnsafeReadableBytes { ciphertext in
-                    _ = try plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: plaintextCount) { out in
-                        try transport!.receive.decrypt(associatedData: UnsafeRawBufferPointer(start: nil, count: 0), ciphertext: ciphertext, into: out)
-                    }
-                }
-            } catch {
-                fail(context: context, error)
-                return
-            }
-            usedCipher = true
-            context.fireChannelRead(wrapInboundOut(plaintext))
-        case .failed:
-            break
+        var bytes = unwrapInboundIn(data)
+        if var partial = partialMessage {
+            partialMessage = nil
+            partial.writeBuffer(&bytes)
+            bytes = partial
         }
+        var plaintext: ByteBuffer?
+        while let length = bytes.getInteger(at: bytes.readerIndex, as: UInt16.self), bytes.readableBytes >= 2 + Int(length) {
+            bytes.moveReaderIndex(forwardBy: 2)
+            let message = bytes.readSlice(length: Int(length))!
+            switch state {
+            case .handshaking:
+                readHandshakeMessage(message, context: context)
+            case .transport:
+                do {
+                    try decrypt(message, appendingTo: &plaintext, remaining: bytes.readableBytes)
+                } catch {
+                    // What arrived intact before the bad message is still handed on, then the connection fails.
+                    if let plaintext { context.fireChannelRead(wrapInboundOut(plaintext)) }
+                    fail(context: context, error)
+                    return
+                }
+            case .failed:
+                return
+            }
+        }
+        if bytes.readableBytes > 0, !isFailed { partialMessage = bytes }
+        if let plaintext { context.fireChannelRead(wrapInboundOut(plaintext)) }
+    }
+
+    private var isFailed: Bool {
+        if case .failed = state { true } else { false }
+    }
+
+    private func readHandshakeMessage(_ message: ByteBuffer, context: ChannelHandlerContext) {
+        guard case var .handshaking(handshake) = state else { return }
+        do {
+            _ = try handshake.readMessage(Array(message.readableBytesView))
+            if handshake.isMyTurn {
+                writeHandshakeMessage(try handshake.writeMessage(), context: context)
+            }
+            if handshake.isComplete {
+                try complete(handshake, context: context)
+            } else {
+                state = .handshaking(handshake)
+            }
+        } catch {
+            fail(context: context, ProtocolError.handshakeFailed("\(error)"))
+        }
+    }
+
+    /// Decrypts one transport message onto `plaintext` (made on first use, with room for what else the read holds).
+    private func decrypt(_ message: ByteBuffer, appendingTo plaintext: inout ByteBuffer?, remaining: Int) throws {
+        let plaintextCount = message.readableBytes - AESGCMKey.tagCount
+        guard plaintextCount >= 0 else { throw CryptoError.authenticationFailed }
+        if plaintext == nil { plaintext = allocator.buffer(capacity: plaintextCount + remaining) }
+        try message.withUnsafeReadableBytes { ciphertext in
+            _ = try plaintext!.writeWithUnsafeMutableBytes(minimumWritableBytes: plaintextCount) { out in
+                try transport!.receive.decrypt(associatedData: UnsafeRawBufferPointer(start: nil, count: 0), ciphertext: ciphertext, into: out)
+            }
+        }
+        usedCipher = true
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

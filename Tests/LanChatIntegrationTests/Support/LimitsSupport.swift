@@ -4,7 +4,6 @@ import LanChatProtocol
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOExtras
 import NIOPosix
 
 // Helpers for `LimitsTests`: a log recorder, a client that can stop reading, and polling.
@@ -80,7 +79,6 @@ final class LimitsQuietClient: Sendable {
                 channel.closeFuture.whenComplete { _ in closed.withLockedValue { $0 = .now } }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                         NoiseChannelHandler(role: .initiator, localStatic: key),
                         ByteToMessageHandler(FrameDecoder()),
                         LimitsFrameCollector(received: received, handshake: handshakePromise, hello: hello, lastSent: lastSent),

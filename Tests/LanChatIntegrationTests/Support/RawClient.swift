@@ -2,7 +2,6 @@ import LanChatCrypto
 import LanChatProtocol
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOExtras
 import NIOPosix
 
 /// A protocol-level client that sends any frame it is told to, for testing how the relay treats
@@ -23,7 +22,6 @@ final class RawClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                         NoiseChannelHandler(role: .initiator, localStatic: key, prologue: prologue),
                         ByteToMessageHandler(FrameDecoder()),
                         Collector(received: received, handshake: handshakePromise),

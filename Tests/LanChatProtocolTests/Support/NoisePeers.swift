@@ -2,7 +2,6 @@ import LanChatCrypto
 import LanChatProtocol
 import NIOCore
 import NIOEmbedded
-import NIOExtras
 import Testing
 
 /// Sits after the Noise handler and records handshake completions and errors. Errors stop here, so a failing
@@ -33,7 +32,6 @@ struct NoisePeer {
         key = try PrivateKey()
         channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers(
-            ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
             NoiseChannelHandler(role: role, localStatic: key, prologue: prologue, handshakeTimeout: handshakeTimeout),
             events
         )
