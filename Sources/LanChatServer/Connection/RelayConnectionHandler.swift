@@ -288,16 +288,18 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         var directTarget: ClientSession?
         for (wrap, recipient) in zip(send.wraps, relay.sessions(named: send.wraps.lazy.map(\.recipient))) {
             if let recipient, recipient.channel.isWritable {
-                let delivery = encoding ?? DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
-                encoding = delivery
+                delivered += 1
                 if accepted.isDirect {
                     directTarget = recipient
-                } else if recipient.loop === context.eventLoop {
+                    continue
+                }
+                let delivery = encoding ?? DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
+                encoding = delivery
+                if recipient.loop === context.eventLoop {
                     recipient.outbound.value.deliver(delivery.shared, wrap.wrap)
                 } else {
                     deliveries.add(delivery.shared, wrap.wrap, to: recipient, from: context.eventLoop)
                 }
-                delivered += 1
             } else if accepted.isDirect || send.storeForOffline {
                 toStore.append(wrap)
             } else {
@@ -305,8 +307,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             }
         }
 
-        if let directTarget, let delivery = encoding {
-            deliverDirect(send, accepted: accepted, shared: delivery.shared, to: directTarget, context: context)
+        if let directTarget {
+            deliverDirect(send, accepted: accepted, to: directTarget, context: context)
             return
         }
         if toStore.isEmpty {
@@ -318,16 +320,17 @@ final class RelayConnectionHandler: ChannelInboundHandler {
 
     /// Writes a direct message to its recipient and acknowledges it only once it reached the recipient's
     /// socket; if that fails (the recipient went away meanwhile), stores it instead.
-    private func deliverDirect(_ send: Send, accepted: SendValidation.Accepted, shared: ByteBuffer, to recipient: ClientSession, context: ChannelHandlerContext) {
-        let wrap = send.wraps[0].wrap
+    private func deliverDirect(_ send: Send, accepted: SendValidation.Accepted, to recipient: ClientSession, context: ChannelHandlerContext) {
+        // Encoded straight into the recipient's output: with one recipient there is nothing to share.
+        let frame = Frame.deliver(Deliver(stored: false, header: send.header, body: send.body, wrap: send.wraps[0].wrap))
         if recipient.loop === context.eventLoop {
-            recipient.outbound.value.deliver(shared, wrap) { written in
+            recipient.outbound.value.write(frame) { written in
                 self.directDelivery(send, accepted: accepted, written: written, context: context)
             }
         } else {
             let sender = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             recipient.loop.execute {
-                recipient.outbound.value.deliver(shared, wrap) { written in
+                recipient.outbound.value.write(frame) { written in
                     sender.eventLoop.execute {
                         let (handler, context) = sender.value
                         handler.directDelivery(send, accepted: accepted, written: written, context: context)

@@ -28,11 +28,6 @@ final class SessionOutbound {
         flusher.flushSoon(self)
     }
 
-    /// Queues one delivery and calls `completion` once the flush carrying it was written, or failed.
-    func deliver(_ shared: ByteBuffer, _ wrap: ByteBuffer, completion: @escaping WriteCompletion) {
-        completions.append(completion)
-        deliver(shared, wrap)
-    }
 
     /// Queues an encoded frame.
     func write(_ frame: ByteBuffer) {
@@ -44,6 +39,13 @@ final class SessionOutbound {
     func write(_ frame: Frame) {
         noise.enqueue { frame.encode(into: &$0) }
         flusher.flushSoon(self)
+    }
+
+    /// Encodes `frame` straight into the output buffer and calls `completion` once the flush carrying it was
+    /// written to the socket, or failed.
+    func write(_ frame: Frame, completion: @escaping WriteCompletion) {
+        completions.append(completion)
+        write(frame)
     }
 
     /// Sends everything queued (called by the flusher).
