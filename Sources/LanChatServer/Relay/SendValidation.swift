@@ -29,13 +29,13 @@ enum SendValidation {
             } catch {
                 return .failure(Refusal(code: .badEnvelope, reason: "the envelope header does not parse: \(error)"))
             }
-            guard sameBytes(header[fields.senderName], Array(sender.name.utf8)), sameBytes(header[fields.senderKey], sender.key.rawRepresentation) else {
+            guard sameBytes(header[fields.senderName], sender.name), sameBytes(header[fields.senderKey], sender.key.rawRepresentation) else {
                 let claimed = String(decoding: header[fields.senderName], as: UTF8.self)
                 return .failure(Refusal(code: .senderMismatch, reason: "the envelope's sender (\(claimed)) is not this connection's user (\(sender.name)) and key"))
             }
             if let recipient = fields.recipientName {
                 let name = String(decoding: header[recipient], as: UTF8.self)
-                guard send.wraps.count == 1, sameBytes(header[recipient], Array(send.wraps[0].recipient.utf8)) else {
+                guard send.wraps.count == 1, sameBytes(header[recipient], send.wraps[0].recipient) else {
                     return .failure(Refusal(code: .badEnvelope, reason: "a direct message to \(name) must carry exactly one wrap, for \(name)"))
                 }
             }
@@ -46,13 +46,14 @@ enum SendValidation {
         guard send.wraps.count <= ProtocolLimits.maxRecipients else {
             throw Refusal(code: .tooManyRecipients, reason: "at most \(ProtocolLimits.maxRecipients) recipients per envelope")
         }
-        var seen = Set<String>(minimumCapacity: send.wraps.count)
+        // A direct message has one wrap: nothing can repeat, and no set need be built for it.
+        var seen = send.wraps.count > 1 ? Set<String>(minimumCapacity: send.wraps.count) : []
         for wrap in send.wraps {
             guard wrap.wrap.readableBytes == ProtocolLimits.wrapLength else {
                 throw Refusal(code: .badEnvelope, reason: "the wrap for \(wrap.recipient) is not \(ProtocolLimits.wrapLength) bytes")
             }
             guard wrap.recipient != sender.name else { throw Refusal(code: .badEnvelope, reason: "an envelope cannot be addressed to its sender") }
-            guard seen.insert(wrap.recipient).inserted else { throw Refusal(code: .badEnvelope, reason: "\(wrap.recipient) is named twice") }
+            guard send.wraps.count == 1 || seen.insert(wrap.recipient).inserted else { throw Refusal(code: .badEnvelope, reason: "\(wrap.recipient) is named twice") }
         }
         return accepted
     }
@@ -60,6 +61,15 @@ enum SendValidation {
     /// Byte-wise equality of a header field and `bytes`, as a plain loop (the generic `elementsEqual` over a
     /// slice showed up in profiles of the direct-message benchmark).
     private static func sameBytes(_ field: Slice<UnsafeRawBufferPointer>, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { sameBytes(field, $0) }
+    }
+
+    private static func sameBytes(_ field: Slice<UnsafeRawBufferPointer>, _ string: String) -> Bool {
+        var string = string
+        return string.withUTF8 { sameBytes(field, $0) }
+    }
+
+    private static func sameBytes(_ field: Slice<UnsafeRawBufferPointer>, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard field.count == bytes.count else { return false }
         var index = field.startIndex
         for byte in bytes {
