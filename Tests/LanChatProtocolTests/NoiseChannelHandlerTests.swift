@@ -146,6 +146,57 @@ struct NoiseChannelHandlerTests {
         try peers.finish()
     }
 
+    @Test("bytes queued directly and written through the pipeline leave in call order in one flush; an encoder writing past a message's end is split")
+    func directQueueing() throws {
+        var peers = try NoisePeers.connected()
+        let big = (0..<150_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let noise = peers.client.noise
+        noise.enqueue(ByteBuffer(bytes: Self.secret))
+        peers.client.channel.write(ByteBuffer(bytes: Self.reply), promise: nil)
+        noise.enqueue { $0.writeBytes(big) }
+        noise.enqueue(ByteBuffer(bytes: [1, 2, 3]), ByteBuffer(bytes: [4, 5]))
+        let written = peers.client.channel.eventLoop.makePromise(of: Void.self)
+        noise.flushNow(promise: written)
+        try written.futureResult.wait()
+        let sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        #expect(try peers.client.channel.readOutbound(as: ByteBuffer.self) == nil)
+        let lengths = try sent.noiseMessageLengths()
+        #expect(lengths.count == 3 && lengths.allSatisfy { $0 <= ProtocolLimits.maxNoiseMessage })
+        try peers.deliver(sent, to: peers.server)
+        #expect(try peers.server.received() == Self.secret + Self.reply + big + [1, 2, 3, 4, 5])
+        try peers.finish()
+    }
+
+    @Test("the byte stream may be cut anywhere: fed one byte at a time, the messages arrive intact")
+    func byteAtATime() throws {
+        let peers = try NoisePeers.connected()
+        let plaintext = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        peers.client.send([Array(plaintext[..<30]), Array(plaintext[30...])])
+        let sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        for byte in sent.readableBytesView { try peers.server.channel.writeInbound(ByteBuffer(bytes: [byte])) }
+        #expect(try peers.server.received() == plaintext)
+        #expect(peers.server.events.errors.isEmpty)
+        try peers.finish()
+    }
+
+    @Test("an idle session frees its cipher contexts and makes them again for the next message")
+    func idleContextsReleased() throws {
+        var peers = try NoisePeers.connected()
+        peers.client.send([Self.secret])
+        try peers.pump()
+        #expect(try peers.server.received() == Self.secret)
+        #expect(!peers.client.noise.releaseCipherContextsIfUnused(), "used since the last call: kept")
+        #expect(peers.client.noise.releaseCipherContextsIfUnused(), "unused since the last call: released")
+        #expect(peers.server.noise.releaseCipherContextsIfUnused() == false)
+        #expect(peers.server.noise.releaseCipherContextsIfUnused())
+        peers.client.send([Self.reply])
+        peers.server.send([Self.secret])
+        try peers.pump()
+        #expect(try peers.server.received() == Self.reply)
+        #expect(try peers.client.received() == Self.secret)
+        try peers.finish()
+    }
+
     @Test("writes made before the handshake completes are delivered once it does")
     func writesBeforeHandshake() throws {
         var peers = try NoisePeers()

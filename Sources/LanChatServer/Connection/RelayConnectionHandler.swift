@@ -85,6 +85,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        outbound.isWritable = context.channel.isWritable
         if context.channel.isWritable {
             slowReaderTimer?.cancel()
             slowReaderTimer = nil
@@ -287,7 +288,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         var delivered = 0
         var directTarget: ClientSession?
         for (wrap, recipient) in zip(send.wraps, relay.sessions(named: send.wraps.lazy.map(\.recipient))) {
-            if let recipient, recipient.channel.isWritable {
+            if let recipient, recipient.isWritable(askedOn: context.eventLoop) {
                 delivered += 1
                 if accepted.isDirect {
                     directTarget = recipient

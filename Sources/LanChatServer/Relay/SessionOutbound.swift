@@ -15,6 +15,9 @@ final class SessionOutbound {
     private var completions: [WriteCompletion] = []
     /// Set while this outbound waits in the flusher's list.
     var isFlushScheduled = false
+    /// The channel's writability, kept here by the connection handler: routing reads it for every recipient,
+    /// and this object is touched anyway while the channel's own state would be one more cache miss.
+    var isWritable = true
 
     init(noise: any OutboundQueue, flusher: TickFlusher, loop: any EventLoop) {
         self.noise = noise

@@ -22,19 +22,18 @@ final class NoiseEventRecorder: ChannelInboundHandler {
     }
 }
 
-/// One side of a connection: an `EmbeddedChannel` with [length-field decoder, Noise handler, recorder].
+/// One side of a connection: an `EmbeddedChannel` with [Noise handler, recorder].
 struct NoisePeer {
     let key: PrivateKey
     let channel: EmbeddedChannel
+    let noise: NoiseChannelHandler
     let events = NoiseEventRecorder()
 
     init(role: NoiseHandshakeState.Role, prologue: [UInt8] = ProtocolLimits.noisePrologue, handshakeTimeout: TimeAmount = .seconds(10)) throws {
         key = try PrivateKey()
         channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandlers(
-            NoiseChannelHandler(role: role, localStatic: key, prologue: prologue, handshakeTimeout: handshakeTimeout),
-            events
-        )
+        noise = try NoiseChannelHandler(role: role, localStatic: key, prologue: prologue, handshakeTimeout: handshakeTimeout)
+        try channel.pipeline.syncOperations.addHandlers(noise, events)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 7777)).wait()
     }
 
