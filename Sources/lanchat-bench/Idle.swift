@@ -25,7 +25,8 @@ extension LanChatBench {
             let start = monotonicNanoseconds()
             let idle = try await Fleet.connect((0..<clients).map { "idle-\($0)" }, to: environment.server, group: environment.group, observer: nil, parallel: parallel)
             let connectSeconds = Double(monotonicNanoseconds() - start) / 1e9
-            try await Task.sleep(for: .seconds(2))
+            // Idle means settled: the server's sweeps free an idle connection's cipher contexts within 2 s.
+            try await Task.sleep(for: .seconds(3))
             let after = ProcessSample.of(pid)
 
             var report = Report("idle")

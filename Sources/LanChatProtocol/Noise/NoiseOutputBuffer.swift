@@ -7,8 +7,9 @@ import NIOCore
 /// flush costs one AES-GCM pass per 64 KiB whatever the number of writes.
 struct NoiseOutputBuffer {
     private var buffer: ByteBuffer?
-    /// Where each message's length prefix is; the last message is the one being filled.
-    private var messageStarts: [Int] = []
+    /// Where the length prefix of each message after the first is (the first is at 0); the last message is the
+    /// one being filled. Empty, and so not allocated, while everything fits in one message.
+    private var laterMessageStarts: [Int] = []
     /// The writer index at which the message being filled is full.
     private var openMessageEnd = 0
 
@@ -65,14 +66,19 @@ struct NoiseOutputBuffer {
     mutating func seal(with cipher: inout NoiseCipherState) throws -> ByteBuffer? {
         guard var out = buffer else { return nil }
         buffer = nil
-        defer { messageStarts.removeAll(keepingCapacity: true) }
-        if out.writerIndex == messageStarts.last! + 2 {
-            out.moveWriterIndex(to: messageStarts.removeLast())
+        defer { laterMessageStarts.removeAll(keepingCapacity: true) }
+        let openStart = laterMessageStarts.last ?? 0
+        if out.writerIndex == openStart + 2 {
+            // The message being filled is empty: drop its length prefix.
+            out.moveWriterIndex(to: openStart)
+            if !laterMessageStarts.isEmpty { laterMessageStarts.removeLast() }
         } else {
             out.writeRepeatingByte(0, count: AESGCMKey.tagCount)
         }
-        for (index, start) in messageStarts.enumerated() {
-            let end = index + 1 < messageStarts.count ? messageStarts[index + 1] : out.writerIndex
+        guard out.readableBytes > 0 else { return nil }
+        for index in 0...laterMessageStarts.count {
+            let start = index == 0 ? 0 : laterMessageStarts[index - 1]
+            let end = index < laterMessageStarts.count ? laterMessageStarts[index] : out.writerIndex
             let plaintextCount = end - start - 2 - AESGCMKey.tagCount
             var sealer = try cipher.streamingSealer()
             try out.withUnsafeMutableReadableBytes { bytes in
@@ -83,7 +89,7 @@ struct NoiseOutputBuffer {
             out.setInteger(UInt16(plaintextCount + AESGCMKey.tagCount), at: start)
         }
         lastSealedCount = out.readableBytes
-        return out.readableBytes > 0 ? out : nil
+        return out
     }
 
     /// Plaintext bytes that still fit in the message being filled (negative if an encoder overran it).
@@ -99,11 +105,12 @@ struct NoiseOutputBuffer {
     /// Closes the message being filled (leaving room for its tag) and starts the next one.
     private mutating func startMessage() {
         buffer!.writeRepeatingByte(0, count: AESGCMKey.tagCount)
+        laterMessageStarts.append(buffer!.writerIndex)
         openMessage()
     }
 
+    /// Writes the length placeholder of a new message at the end of the buffer.
     private mutating func openMessage() {
-        messageStarts.append(buffer!.writerIndex)
         buffer!.writeInteger(UInt16(0))
         openMessageEnd = buffer!.writerIndex + ProtocolLimits.maxNoisePlaintext
     }

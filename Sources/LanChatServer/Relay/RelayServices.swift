@@ -1,9 +1,17 @@
 import Logging
 
-/// What every connection handler shares: the online directory, the database and the configuration.
-struct RelayServices: Sendable {
+/// What every connection handler shares: the online directory, the database and the configuration. A class,
+/// so that each connection holds one reference rather than its own copy of all of it.
+final class RelayServices: Sendable {
     let relay: Relay
     let database: ServerDatabase
     let configuration: ServerConfiguration
     let logger: Logger
+
+    init(relay: Relay, database: ServerDatabase, configuration: ServerConfiguration, logger: Logger) {
+        self.relay = relay
+        self.database = database
+        self.configuration = configuration
+        self.logger = logger
+    }
 }
