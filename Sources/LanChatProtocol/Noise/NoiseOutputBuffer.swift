@@ -18,8 +18,6 @@ struct NoiseOutputBuffer {
     private var lastSealedCount = 0
     private static let capacityBounds = 256...(256 * 1024)
 
-    var isEmpty: Bool { buffer == nil }
-
     /// Appends a copy of `bytes`.
     mutating func append(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) {
         if buffer == nil { start(capacity: bytes.readableBytes, allocator: allocator) }
