@@ -10,10 +10,11 @@ public struct NoiseHandshakeCompleted: Sendable {
 /// Runs a `Noise_XX_25519_AESGCM_SHA256` handshake on a connection, then encrypts and decrypts its byte stream.
 ///
 /// Inbound it takes the raw byte stream, cuts it into Noise messages (each a 2-byte big-endian length and
-/// that many bytes) and passes on the plaintext of all the messages one read completed, as one buffer. Outbound it copies the plaintext of every write into one output buffer and, on flush, encrypts it in
-/// place as Noise messages of at most 65535 bytes, each prefixed with its 2-byte big-endian length, sent as one
+/// that many bytes) and passes on the plaintext of all the messages one read completed, as one buffer.
+/// Outbound it copies the plaintext of every write into one output buffer and, on flush, encrypts it in place
+/// as Noise messages of at most 65535 bytes, each prefixed with its 2-byte big-endian length, sent as one
 /// write. Handlers on the same event loop can also `enqueue` bytes straight into that buffer (no pipeline
-/// write, no per-write bookkeeping) and `flushNow()`; both paths keep the order of the calls.
+/// write, no per-write bookkeeping) and `flushNow(promise:)`; both paths keep the order of the calls.
 public final class NoiseChannelHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer

@@ -2,9 +2,9 @@ import LanChatProtocol
 import NIOCore
 
 /// The write side of one connection, used only on its event loop. Frames and deliveries are copied into the
-/// Noise handler's output buffer (its `OutboundQueue`) and flushed once at the end of the loop's tick (`TickFlusher`), so all that
-/// a tick produces for one connection leaves as one encryption pass and one system call. A direct delivery
-/// can ask to be told whether the flush carrying it reached the socket.
+/// Noise handler's output buffer (its `OutboundQueue`) and flushed once at the end of the loop's tick
+/// (`TickFlusher`), so all that a tick produces for one connection leaves as one encryption pass and one
+/// system call. A direct delivery can ask to be told whether the flush carrying it reached the socket.
 final class SessionOutbound {
     /// Told `true` once a delivery was written to the recipient's socket, `false` if it could not be.
     typealias WriteCompletion = (_ written: Bool) -> Void
@@ -30,7 +30,6 @@ final class SessionOutbound {
         noise.enqueue(shared, wrap)
         flusher.flushSoon(self)
     }
-
 
     /// Queues an encoded frame.
     func write(_ frame: ByteBuffer) {
