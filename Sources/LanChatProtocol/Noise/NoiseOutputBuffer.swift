@@ -37,9 +37,15 @@ struct NoiseOutputBuffer {
     /// Appends a copy of `first`, then of `second`.
     mutating func append(_ first: ByteBuffer, _ second: ByteBuffer, allocator: ByteBufferAllocator) {
         if buffer == nil { start(capacity: first.readableBytes + second.readableBytes, allocator: allocator) }
-        if buffer!.writerIndex + first.readableBytes + second.readableBytes <= openMessageEnd {
-            buffer!.writeImmutableBuffer(first)
-            buffer!.writeImmutableBuffer(second)
+        let count = first.readableBytes + second.readableBytes
+        if buffer!.writerIndex + count <= openMessageEnd {
+            // One raw copy of each into the buffer's storage: fewer ByteBuffer calls, each of which pays a
+            // run-time exclusivity check inside NIO.
+            buffer!.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
+                first.withUnsafeReadableBytes { out.copyMemory(from: $0) }
+                second.withUnsafeReadableBytes { UnsafeMutableRawBufferPointer(rebasing: out[first.readableBytes...]).copyMemory(from: $0) }
+                return count
+            }
         } else {
             append(first, allocator: allocator)
             append(second, allocator: allocator)

@@ -287,7 +287,11 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         var missed: [String] = []
         var delivered = 0
         var directTarget: ClientSession?
-        for (wrap, recipient) in zip(send.wraps, relay.sessions(named: send.wraps.lazy.map(\.recipient))) {
+        let recipients = relay.sessions(named: send.wraps.lazy.map(\.recipient))
+        // By index: iterating copies of the wraps retained and released each wrap's buffer (8 % of the samples
+        // in fan-out).
+        for index in send.wraps.indices {
+            let recipient = recipients[index]
             if let recipient, recipient.isWritable(askedOn: context.eventLoop) {
                 delivered += 1
                 if accepted.isDirect {
@@ -297,14 +301,14 @@ final class RelayConnectionHandler: ChannelInboundHandler {
                 let delivery = encoding ?? DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
                 encoding = delivery
                 if recipient.loop === context.eventLoop {
-                    recipient.outbound.value.deliver(delivery.shared, wrap.wrap)
+                    recipient.outbound.value.deliver(delivery.shared, send.wraps[index].wrap)
                 } else {
-                    deliveries.add(delivery.shared, wrap.wrap, to: recipient, from: context.eventLoop)
+                    deliveries.add(delivery.shared, send.wraps[index].wrap, to: recipient, from: context.eventLoop)
                 }
             } else if accepted.isDirect || send.storeForOffline {
-                toStore.append(wrap)
+                toStore.append(send.wraps[index])
             } else {
-                missed.append(wrap.recipient)
+                missed.append(send.wraps[index].recipient)
             }
         }
 
