@@ -291,24 +291,29 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         // By index: iterating copies of the wraps retained and released each wrap's buffer (8 % of the samples
         // in fan-out).
         for index in send.wraps.indices {
+            // A recipient on this loop is written through its outbound, which also keeps its writability; one
+            // on another loop is asked through its channel and handed over by `deliveries`.
             let recipient = recipients[index]
-            if let recipient, recipient.isWritable(askedOn: context.eventLoop) {
-                delivered += 1
-                if accepted.isDirect {
-                    directTarget = recipient
-                    continue
-                }
-                let delivery = encoding ?? DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
-                encoding = delivery
-                if recipient.loop === context.eventLoop {
-                    recipient.outbound.value.deliver(delivery.shared, send.wraps[index].wrap)
+            let local = recipient?.loop === context.eventLoop ? recipient?.outbound.value : nil
+            guard let recipient, local?.isWritable ?? recipient.channel.isWritable else {
+                if accepted.isDirect || send.storeForOffline {
+                    toStore.append(send.wraps[index])
                 } else {
-                    deliveries.add(delivery.shared, send.wraps[index].wrap, to: recipient, from: context.eventLoop)
+                    missed.append(send.wraps[index].recipient)
                 }
-            } else if accepted.isDirect || send.storeForOffline {
-                toStore.append(send.wraps[index])
+                continue
+            }
+            delivered += 1
+            if accepted.isDirect {
+                directTarget = recipient
+                continue
+            }
+            let delivery = encoding ?? DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
+            encoding = delivery
+            if let local {
+                local.deliver(delivery.shared, send.wraps[index].wrap)
             } else {
-                missed.append(send.wraps[index].recipient)
+                deliveries.add(delivery.shared, send.wraps[index].wrap, to: recipient, from: context.eventLoop)
             }
         }
 

@@ -23,10 +23,4 @@ final class ClientSession: Sendable {
     }
 
     var entry: DirectoryEntry { DirectoryEntry(name: name, key: key.rawRepresentation) }
-
-    /// Whether the connection takes more writes now, asked from `loop`: on its own loop from the outbound's
-    /// copy of the flag, from any other from the channel.
-    func isWritable(askedOn loop: any EventLoop) -> Bool {
-        loop === self.loop ? outbound.value.isWritable : channel.isWritable
-    }
 }
