@@ -1031,6 +1031,7 @@ private final class FuzzErrorSpy: ChannelInboundHandler {
 /// plaintext, to `FuzzOutboundCapture`.
 private final class PlaintextQueue: OutboundQueue {
     private let channel: any Channel
+    private var written: [(_ written: Bool) -> Void] = []
 
     init(channel: any Channel) {
         self.channel = channel
@@ -1055,6 +1056,13 @@ private final class PlaintextQueue: OutboundQueue {
     func flushNow(promise: EventLoopPromise<Void>?) {
         channel.flush()
         promise?.succeed()
+        let waiting = written
+        written = []
+        for completion in waiting { completion(true) }
+    }
+
+    func whenWritten(_ completion: @escaping (_ written: Bool) -> Void) {
+        written.append(completion)
     }
 
     func releaseIdleResources() {}

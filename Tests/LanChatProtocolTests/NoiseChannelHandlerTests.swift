@@ -167,6 +167,27 @@ struct NoiseChannelHandlerTests {
         try peers.finish()
     }
 
+    @Test("whenWritten is answered by whichever flush carries the bytes, and with false when the connection fails first")
+    func whenWrittenFollowsTheBytes() throws {
+        var peers = try NoisePeers.connected()
+        var answers: [Bool] = []
+        peers.client.noise.enqueue(ByteBuffer(bytes: Self.secret))
+        peers.client.noise.whenWritten { answers.append($0) }
+        #expect(answers.isEmpty)
+        peers.client.channel.flush() // a pipeline flush, not flushNow, carries the bytes
+        #expect(answers == [true])
+        try peers.pump()
+        #expect(try peers.server.received() == Self.secret)
+
+        peers.client.noise.enqueue(ByteBuffer(bytes: Self.reply))
+        peers.client.noise.whenWritten { answers.append($0) }
+        try peers.client.channel.close().wait()
+        #expect(answers == [true, false])
+        peers.client.noise.whenWritten { answers.append($0) }
+        #expect(answers == [true, false, false])
+        try peers.finish()
+    }
+
     @Test("the byte stream may be cut anywhere: fed one byte at a time, the messages arrive intact")
     func byteAtATime() throws {
         let peers = try NoisePeers.connected()

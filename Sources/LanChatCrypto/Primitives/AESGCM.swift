@@ -28,8 +28,7 @@ public final class AESGCMKey: @unchecked Sendable {
     }
 
     deinit {
-        EVP_CIPHER_CTX_free(encryptorContext)
-        EVP_CIPHER_CTX_free(decryptorContext)
+        releaseContexts()
     }
 
     /// Frees the expanded key schedules (about 1 KB per direction in OpenSSL); the next use makes them again.

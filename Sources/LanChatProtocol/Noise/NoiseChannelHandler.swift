@@ -10,7 +10,7 @@ public struct NoiseHandshakeCompleted: Sendable {
 /// Runs a `Noise_XX_25519_AESGCM_SHA256` handshake on a connection, then encrypts and decrypts its byte stream.
 ///
 /// Inbound it takes the raw byte stream, cuts it into Noise messages (each a 2-byte big-endian length and
-/// that many bytes) and passes on the plaintext of the messages one read completed, up to 64 KiB per buffer.
+/// that many bytes) and passes on the plaintext of the messages one read completed, in buffers of about 64 KiB.
 /// Outbound it copies the plaintext of every write into one output buffer and, on flush, encrypts it in place
 /// as Noise messages of at most 65535 bytes, each prefixed with its 2-byte big-endian length, sent as one
 /// write. Handlers on the same event loop can also `enqueue` bytes straight into that buffer (no pipeline
@@ -41,6 +41,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     private var output = NoiseOutputBuffer()
     /// Promises of writes that are in `output`, completed with the write that carries them.
     private var promises: [EventLoopPromise<Void>] = []
+    /// Told whether the write carrying what was queued before them reached the socket (`whenWritten`).
+    private var writeCallbacks: [(_ written: Bool) -> Void] = []
     private var flushRequested = false
     /// Whether a message was encrypted or decrypted since the last `releaseCipherContextsIfUnused()`.
     private var usedCipher = false
@@ -112,9 +114,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             bytes = partial
         }
         var plaintext: ByteBuffer?
-        while let length = bytes.getInteger(at: bytes.readerIndex, as: UInt16.self), bytes.readableBytes >= 2 + Int(length) {
-            bytes.moveReaderIndex(forwardBy: 2)
-            let message = bytes.readSlice(length: Int(length))!
+        while let message = bytes.readLengthPrefixedSlice(as: UInt16.self) {
             switch state {
             case .handshaking:
                 readHandshakeMessage(message, context: context)
@@ -136,7 +136,16 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
                 return
             }
         }
-        if bytes.readableBytes > 0, !isFailed { partialMessage = bytes }
+        if bytes.readableBytes > 0, !isFailed {
+            if bytes.capacity > 2 * bytes.readableBytes + 4096 {
+                // A copy, so that the rest of a message does not keep a large read buffer (up to 1 MiB) alive.
+                var partial = allocator.buffer(capacity: bytes.readableBytes)
+                partial.writeBuffer(&bytes)
+                partialMessage = partial
+            } else {
+                partialMessage = bytes
+            }
+        }
         if let plaintext { context.fireChannelRead(wrapInboundOut(plaintext)) }
     }
 
@@ -244,8 +253,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// (or fails if they could not be). Call on the channel's event loop.
     public func flushNow(promise: EventLoopPromise<Void>?) {
         guard let context, case .transport = state else {
-            if case .handshaking = state, let promise {
-                beforeTransport.append((allocator.buffer(capacity: 0), promise))
+            if case .handshaking = state {
+                if let promise { beforeTransport.append((allocator.buffer(capacity: 0), promise)) }
                 flushRequested = true
             } else {
                 promise?.fail(ChannelError.ioOnClosedChannel)
@@ -254,6 +263,17 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         }
         if let promise { promises.append(promise) }
         flushOutput(context: context)
+    }
+
+    /// Calls `completion` with `true` once the write carrying everything queued so far reached the socket,
+    /// with `false` if it could not (the connection failed or closed first). Whichever flush sends those
+    /// bytes, this handler's own or a pipeline flush, completes it. Call on the channel's event loop.
+    public func whenWritten(_ completion: @escaping (_ written: Bool) -> Void) {
+        if case .failed = state {
+            completion(false)
+        } else {
+            writeCallbacks.append(completion)
+        }
     }
 
     /// Frees the session's AES-GCM contexts if no message was encrypted or decrypted since the last call; they
@@ -303,6 +323,16 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             fail(context: context, error) // fails every queued promise
             return
         }
+        if !writeCallbacks.isEmpty {
+            let waiting = writeCallbacks
+            writeCallbacks.removeAll(keepingCapacity: true)
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenComplete { result in
+                let ok = (try? result.get()) != nil
+                for completion in waiting { completion(ok) }
+            }
+            promises.append(written)
+        }
         let promise: EventLoopPromise<Void>?
         switch promises.count {
         case 0:
@@ -327,10 +357,12 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     private func failPending(_ error: any Error) {
         for entry in beforeTransport { entry.promise?.fail(error) }
         beforeTransport = []
-        let queued = promises
+        let queued = promises, waiting = writeCallbacks
         promises = []
+        writeCallbacks = []
         output = NoiseOutputBuffer()
         for promise in queued { promise.fail(error) }
+        for completion in waiting { completion(false) }
     }
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {

@@ -52,17 +52,18 @@ struct NoiseOutputBuffer {
         }
     }
 
-    /// Lets `encode` write straight into the buffer (messages are split afterwards if it wrote past one's end).
+    /// Lets `encode` write straight into the buffer. If it wrote past the end of the message being filled, the
+    /// overflow is taken out once and appended again, which cuts it into further messages.
     mutating func append(allocator: ByteBufferAllocator, encoding encode: (inout ByteBuffer) -> Void) {
         if buffer == nil { start(capacity: 64, allocator: allocator) }
         encode(&buffer!)
-        while room < 0 {
-            let cut = openMessageEnd
-            let tail = buffer!.getBytes(at: cut, length: buffer!.writerIndex - cut)!
-            buffer!.moveWriterIndex(to: cut)
-            startMessage()
-            buffer!.writeBytes(tail)
-        }
+        guard room < 0 else { return }
+        let cut = openMessageEnd
+        var overflow = allocator.buffer(capacity: buffer!.writerIndex - cut)
+        overflow.writeImmutableBuffer(buffer!.getSlice(at: cut, length: buffer!.writerIndex - cut)!)
+        buffer!.moveWriterIndex(to: cut)
+        startMessage()
+        append(overflow, allocator: allocator)
     }
 
     /// Encrypts every message in place with `cipher` and returns the wire bytes (nil if nothing was appended);

@@ -11,6 +11,8 @@ public protocol OutboundQueue: AnyObject {
     func enqueue(encoding encode: (inout ByteBuffer) -> Void)
     /// Sends everything queued; `promise` completes once it was written to the socket, or fails.
     func flushNow(promise: EventLoopPromise<Void>?)
+    /// Calls `completion` with whether the write carrying everything queued so far reached the socket.
+    func whenWritten(_ completion: @escaping (_ written: Bool) -> Void)
     /// Frees what the connection need not keep while it carries nothing (the Noise handler: its cipher contexts,
     /// if unused since the previous call). Meant to be called periodically.
     func releaseIdleResources()

@@ -313,7 +313,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             if let local {
                 local.deliver(delivery.shared, send.wraps[index].wrap)
             } else {
-                deliveries.add(delivery.shared, send.wraps[index].wrap, to: recipient, from: context.eventLoop)
+                deliveries.add(delivery.shared, send.wraps[index].wrap, to: recipient)
             }
         }
 
@@ -338,13 +338,12 @@ final class RelayConnectionHandler: ChannelInboundHandler {
                 self.directDelivery(send, accepted: accepted, written: written, context: context)
             }
         } else {
+            // Through the batch, behind this read's other deliveries to that loop, so messages keep their order.
             let sender = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            recipient.loop.execute {
-                recipient.outbound.value.write(frame) { written in
-                    sender.eventLoop.execute {
-                        let (handler, context) = sender.value
-                        handler.directDelivery(send, accepted: accepted, written: written, context: context)
-                    }
+            deliveries.add(direct: frame, to: recipient) { written in
+                sender.eventLoop.execute {
+                    let (handler, context) = sender.value
+                    handler.directDelivery(send, accepted: accepted, written: written, context: context)
                 }
             }
         }

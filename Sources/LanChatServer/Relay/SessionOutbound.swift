@@ -4,15 +4,11 @@ import NIOCore
 /// The write side of one connection, used only on its event loop. Frames and deliveries are copied into the
 /// Noise handler's output buffer (its `OutboundQueue`) and flushed once at the end of the loop's tick
 /// (`TickFlusher`), so all that a tick produces for one connection leaves as one encryption pass and one
-/// system call. A direct delivery can ask to be told whether the flush carrying it reached the socket.
+/// system call. A direct delivery can ask to be told whether the write carrying it reached the socket.
 final class SessionOutbound {
-    /// Told `true` once a delivery was written to the recipient's socket, `false` if it could not be.
-    typealias WriteCompletion = (_ written: Bool) -> Void
-
     let loop: any EventLoop
     private let noise: any OutboundQueue
     private let flusher: TickFlusher
-    private var completions: [WriteCompletion] = []
     /// Set while this outbound waits in the flusher's list.
     var isFlushScheduled = false
     /// The channel's writability, kept here by the connection handler: routing reads it for every recipient,
@@ -43,26 +39,16 @@ final class SessionOutbound {
         flusher.flushSoon(self)
     }
 
-    /// Encodes `frame` straight into the output buffer and calls `completion` once the flush carrying it was
-    /// written to the socket, or failed.
-    func write(_ frame: Frame, completion: @escaping WriteCompletion) {
-        completions.append(completion)
-        write(frame)
+    /// Encodes `frame` straight into the output buffer and calls `completion` with whether the write carrying
+    /// it reached the socket.
+    func write(_ frame: Frame, completion: @escaping (_ written: Bool) -> Void) {
+        noise.enqueue { frame.encode(into: &$0) }
+        noise.whenWritten(completion)
+        flusher.flushSoon(self)
     }
 
     /// Sends everything queued (called by the flusher).
     func flush() {
-        guard !completions.isEmpty else {
-            noise.flushNow(promise: nil)
-            return
-        }
-        let waiting = completions
-        completions = []
-        let written = loop.makePromise(of: Void.self)
-        written.futureResult.assumeIsolated().whenComplete { result in
-            let ok = (try? result.get()) != nil
-            for completion in waiting { completion(ok) }
-        }
-        noise.flushNow(promise: written)
+        noise.flushNow(promise: nil)
     }
 }
