@@ -112,6 +112,59 @@ struct ChatRelayTests {
         await room.close()
     }
 
+    @Test("a sender's repeated envelopes to the same names follow recipients leaving and coming back, and are checked every time")
+    func repeatedRecipients() async throws {
+        let server = try await TestServer.start()
+        let alice = try await RawClient(port: server.server.port)
+        try await alice.register(as: "alice", wantsPresence: false)
+        let bob = try await RawClient(port: server.server.port)
+        try await bob.register(as: "bob", wantsPresence: false)
+        let carolKey = try PrivateKey()
+        let carol = try await RawClient(port: server.server.port, key: carolKey)
+        try await carol.register(as: "carol", wantsPresence: false)
+        let sealer = EnvelopeSealer(senderName: "alice", identity: alice.key)
+        let everyone = [EnvelopeRecipient(name: "bob", publicKey: bob.key.publicKey), EnvelopeRecipient(name: "carol", publicKey: carolKey.publicKey)]
+        /// Sends request `requestID` to bob and carol, with its wraps' names changed by `rename`; returns the answer.
+        func broadcast(_ requestID: UInt32, rename: (inout [Send.Wrap]) -> Void = { _ in }) async throws -> Frame {
+            var send = sendFrame(try sealer.seal(Array("\u{1}message \(requestID)".utf8), kind: .broadcast, to: everyone), requestID: requestID)
+            rename(&send.wraps)
+            try await alice.send(.send(send))
+            return try await alice.waitFor("the answer to request \(requestID)") {
+                switch $0 {
+                case let .ack(ack): ack.requestID == requestID
+                case let .error(error): error.requestID == requestID
+                default: false
+                }
+            }
+        }
+
+        #expect(try await broadcast(1) == .ack(Ack(requestID: 1, delivered: 2)))
+        #expect(try await broadcast(2) == .ack(Ack(requestID: 2, delivered: 2)))
+        await carol.close()
+        while server.server.onlineCount > 2 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try await broadcast(3) == .ack(Ack(requestID: 3, delivered: 1, missed: ["carol"])))
+
+        let carolAgain = try await RawClient(port: server.server.port, key: carolKey)
+        try await carolAgain.register(as: "carol", wantsPresence: false)
+        #expect(try await broadcast(4) == .ack(Ack(requestID: 4, delivered: 2)))
+        try await carolAgain.waitFor("request 4 at carol's new connection") { if case .deliver = $0 { true } else { false } }
+
+        // Names that differ from the last envelope's are checked again.
+        let twice = try await broadcast(5) { $0[1].recipient = "bob" }
+        guard case let .error(twiceError) = twice else { Issue.record("accepted bob named twice: \(twice)"); return }
+        #expect(twiceError.code == .badEnvelope && twiceError.reason.contains("named twice"))
+        let toSelf = try await broadcast(6) { $0[1].recipient = "alice" }
+        guard case let .error(toSelfError) = toSelf else { Issue.record("accepted an envelope to its sender: \(toSelf)"); return }
+        #expect(toSelfError.reason.contains("addressed to its sender"))
+        #expect(try await broadcast(7) == .ack(Ack(requestID: 7, delivered: 2)))
+        let deliveriesToBob = { bob.frames.filter { if case .deliver = $0 { true } else { false } }.count }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while deliveriesToBob() < 5, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(deliveriesToBob() == 5)
+        for client in [alice, bob, carolAgain] { await client.close() }
+        await server.stop()
+    }
+
     @Test("a client claiming a name held by another key is refused")
     func nameClaimedByAnotherKey() async throws {
         let server = try await TestServer.start()

@@ -10,7 +10,13 @@ final class Relay: Sendable {
         case nameTaken
     }
 
-    private let sessions = NIOLockedValueBox<[String: ClientSession]>([:])
+    /// The online sessions by name, and a count of the changes to them.
+    private struct Directory {
+        var sessions: [String: ClientSession] = [:]
+        var generation: UInt64 = 0
+    }
+
+    private let directory = NIOLockedValueBox(Directory())
     private let loopResources = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<LoopResources>]>([:])
 
     /// What `loop`'s connections share (call on that loop).
@@ -25,40 +31,47 @@ final class Relay: Sendable {
 
     /// Registers `session` under its name. A name held by another key is refused; the same key replaces its old session.
     func register(_ session: ClientSession) -> Registration {
-        sessions.withLockedValue { sessions in
-            if let existing = sessions[session.name] {
-                guard existing.key == session.key else { return .nameTaken }
-                sessions[session.name] = session
-                return .registered(replaced: existing)
-            }
-            sessions[session.name] = session
-            return .registered(replaced: nil)
+        directory.withLockedValue { directory in
+            let existing = directory.sessions[session.name]
+            if let existing, existing.key != session.key { return .nameTaken }
+            directory.sessions[session.name] = session
+            directory.generation += 1
+            return .registered(replaced: existing)
         }
     }
 
     /// Removes `session` if it is still the one registered under its name; true when it was.
     func unregister(_ session: ClientSession) -> Bool {
-        sessions.withLockedValue { sessions in
-            guard sessions[session.name] === session else { return false }
-            sessions[session.name] = nil
+        directory.withLockedValue { directory in
+            guard directory.sessions[session.name] === session else { return false }
+            directory.sessions[session.name] = nil
+            directory.generation += 1
             return true
         }
     }
 
     func session(named name: String) -> ClientSession? {
-        sessions.withLockedValue { $0[name] }
+        directory.withLockedValue { $0.sessions[name] }
     }
 
     /// Looks up several names under one lock.
     func sessions(named names: some Sequence<String>) -> [ClientSession?] {
-        sessions.withLockedValue { sessions in names.map { sessions[$0] } }
+        resolve(names).sessions
     }
+
+    /// Looks up several names under one lock, with the generation the answer belongs to.
+    func resolve(_ names: some Sequence<String>) -> (sessions: [ClientSession?], generation: UInt64) {
+        directory.withLockedValue { directory in (names.map { directory.sessions[$0] }, directory.generation) }
+    }
+
+    /// Changes whenever a session registers or leaves: a lookup made at the same generation is still true.
+    var generation: UInt64 { directory.withLockedValue { $0.generation } }
 
     func everyone() -> [ClientSession] {
-        sessions.withLockedValue { Array($0.values) }
+        directory.withLockedValue { Array($0.sessions.values) }
     }
 
-    var onlineCount: Int { sessions.withLockedValue { $0.count } }
+    var onlineCount: Int { directory.withLockedValue { $0.sessions.count } }
 
     /// Writes each item's frame to its session (called on `loop`), flushed at the end of each loop's tick.
     func write(_ items: [(session: ClientSession, frame: ByteBuffer)], from loop: any EventLoop) {

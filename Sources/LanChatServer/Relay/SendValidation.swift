@@ -17,8 +17,9 @@ enum SendValidation {
     }
 
     /// Checks `send`; throws a refusal. The header is read in place, not decoded into copies: this runs for
-    /// every message the relay forwards.
-    static func check(_ send: Send, from sender: ClientSession) throws(Refusal) -> Accepted {
+    /// every message the relay forwards. `namesChecked` skips the checks of the recipient names (not the
+    /// sender's, nor named twice) when the same names passed them for this sender before.
+    static func check(_ send: Send, from sender: ClientSession, namesChecked: Bool = false) throws(Refusal) -> Accepted {
         guard send.header.readableBytes <= ProtocolLimits.maxHeaderLength else {
             throw Refusal(code: .badEnvelope, reason: "the envelope header is longer than \(ProtocolLimits.maxHeaderLength) bytes")
         }
@@ -46,12 +47,13 @@ enum SendValidation {
         guard send.wraps.count <= ProtocolLimits.maxRecipients else {
             throw Refusal(code: .tooManyRecipients, reason: "at most \(ProtocolLimits.maxRecipients) recipients per envelope")
         }
+        for index in send.wraps.indices where send.wraps[index].wrap.readableBytes != ProtocolLimits.wrapLength {
+            throw Refusal(code: .badEnvelope, reason: "the wrap for \(send.wraps[index].recipient) is not \(ProtocolLimits.wrapLength) bytes")
+        }
+        guard !namesChecked else { return accepted }
         // A direct message has one wrap: nothing can repeat, and no set need be built for it.
         var seen = send.wraps.count > 1 ? Set<String>(minimumCapacity: send.wraps.count) : []
         for wrap in send.wraps {
-            guard wrap.wrap.readableBytes == ProtocolLimits.wrapLength else {
-                throw Refusal(code: .badEnvelope, reason: "the wrap for \(wrap.recipient) is not \(ProtocolLimits.wrapLength) bytes")
-            }
             guard wrap.recipient != sender.name else { throw Refusal(code: .badEnvelope, reason: "an envelope cannot be addressed to its sender") }
             guard send.wraps.count == 1 || seen.insert(wrap.recipient).inserted else { throw Refusal(code: .badEnvelope, reason: "\(wrap.recipient) is named twice") }
         }

@@ -1,0 +1,49 @@
+import LanChatProtocol
+import NIOCore
+
+/// Where one recipient of an envelope is reached from the sender's event loop.
+enum RouteTarget {
+    /// Online on the sender's event loop: written straight into its outbound.
+    case local(SessionOutbound)
+    /// Online on another event loop: handed over by a `DeliveryBatch`.
+    case remote(ClientSession)
+    case offline
+
+    /// Online, and its connection is not backed up.
+    var isReachable: Bool {
+        switch self {
+        case let .local(outbound): outbound.isWritable
+        case let .remote(session): session.channel.isWritable
+        case .offline: false
+        }
+    }
+}
+
+/// The recipients of a sender's previous envelope, resolved to where they are reached. A client names the same
+/// recipients in the same order message after message (a broadcast names everyone, a conversation one peer);
+/// while nobody registers or leaves (`Relay.generation`), an envelope to the same names reuses the resolution:
+/// no name hashing, no duplicate check, no array of sessions built per message. Used on the sender's event loop.
+final class RecipientRoutes {
+    private var names: [String] = []
+    private var generation: UInt64?
+    /// One target per name, in the order of the envelope's wraps.
+    private(set) var targets: [RouteTarget] = []
+
+    /// Whether `wraps` name exactly the resolved recipients, in order, at the relay's current `generation`.
+    func match(_ wraps: [Send.Wrap], generation: UInt64) -> Bool {
+        guard generation == self.generation, wraps.count == names.count else { return false }
+        for index in wraps.indices where wraps[index].recipient != names[index] { return false }
+        return true
+    }
+
+    /// Resolves the recipients of `wraps` (which passed validation) for a sender on `loop`.
+    func resolve(_ wraps: [Send.Wrap], relay: Relay, loop: any EventLoop) {
+        let resolved = relay.resolve(wraps.lazy.map(\.recipient))
+        names = wraps.map(\.recipient)
+        targets = resolved.sessions.map { session in
+            guard let session else { return .offline }
+            return session.loop === loop ? .local(session.outbound.value) : .remote(session)
+        }
+        generation = resolved.generation
+    }
+}
