@@ -7,14 +7,15 @@ import Darwin
 
 /// Limits and allocator settings of the running process.
 public enum ProcessLimits {
-    /// Keeps freed heap memory (up to 32 MiB at the top of the heap) for reuse instead of handing it back to the
+    /// Keeps freed heap memory (up to 128 MiB at the top of an arena) for reuse instead of handing it back to the
     /// kernel after every burst, and serves blocks below 4 MiB (the relay's 1 MiB reads among them) from the heap
-    /// rather than from fresh mappings. The relay allocates and frees an output buffer per busy connection per event-loop
-    /// tick; with glibc's default thresholds the heap was trimmed and page-faulted back in every tick (about 10 %
-    /// of the server's CPU time in the fan-out benchmark).
+    /// rather than from fresh mappings. The relay allocates and frees an output buffer per busy connection per
+    /// event-loop tick; with glibc's default thresholds the heap was trimmed and page-faulted back in every tick
+    /// (about 10 % of the server's CPU time in the fan-out benchmark), and with 32 MiB it still was at 1,000
+    /// receivers, whose output buffers of one tick reserve more than that (15 %, 100,000 page faults a second).
     public static func keepFreedMemoryForReuse() {
         #if canImport(Glibc)
-        lanchat_set_malloc_thresholds(32 << 20, 4 << 20)
+        lanchat_set_malloc_thresholds(128 << 20, 4 << 20)
         #endif
     }
 
