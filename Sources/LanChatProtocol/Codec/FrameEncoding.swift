@@ -3,6 +3,16 @@ import NIOCore
 extension Frame {
     /// Appends the whole frame (length prefix, type byte, body) to `buffer`.
     public func encode(into buffer: inout ByteBuffer) {
+        switch self {
+        case let .deliver(deliver):
+            deliver.encodeFrame(into: &buffer)
+            return
+        case let .ack(ack) where ack.missed.isEmpty:
+            ack.encodeFrame(into: &buffer)
+            return
+        default:
+            break
+        }
         let lengthIndex = buffer.writerIndex
         buffer.writeInteger(UInt32(0))
         buffer.writeInteger(kind.rawValue)
@@ -41,11 +51,8 @@ extension Frame {
                 buffer.writeString8(wrap.recipient)
                 buffer.writeBytes16(wrap.wrap)
             }
-        case let .deliver(deliver):
-            buffer.writeInteger(deliver.stored ? UInt8(1) : 0)
-            buffer.writeBytes16(deliver.header)
-            buffer.writeBytes32(deliver.body)
-            buffer.writeBytes16(deliver.wrap)
+        case .deliver:
+            preconditionFailure("encoded by Deliver.encodeFrame")
         case let .ack(ack):
             buffer.writeInteger(ack.requestID)
             buffer.writeInteger(ack.delivered)
@@ -89,6 +96,69 @@ extension DirectoryEntry {
     func encode(into buffer: inout ByteBuffer) {
         buffer.writeString8(name)
         buffer.writeBytes(key)
+    }
+}
+
+// The frames the relay writes once per message (a delivery and its acknowledgement) are encoded with one
+// capacity check and raw stores: field by field, each `ByteBuffer` write is an out-of-line call with a run-time
+// exclusivity check, and together they were a fifth of the relay's time in the direct-message benchmark.
+
+extension Deliver {
+    /// Appends the whole `deliver` frame.
+    func encodeFrame(into buffer: inout ByteBuffer) {
+        precondition(header.readableBytes <= Int(UInt16.max) && wrap.readableBytes <= Int(UInt16.max))
+        let count = 4 + 1 + 1 + 2 + header.readableBytes + 4 + body.readableBytes + 2 + wrap.readableBytes
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
+            var writer = RawWriter(out)
+            writer.put(UInt32(count - 4))
+            writer.put(Frame.Kind.deliver.rawValue)
+            writer.put(stored ? UInt8(1) : 0)
+            writer.put(UInt16(header.readableBytes))
+            writer.put(header)
+            writer.put(UInt32(body.readableBytes))
+            writer.put(body)
+            writer.put(UInt16(wrap.readableBytes))
+            writer.put(wrap)
+            return count
+        }
+    }
+}
+
+extension Ack {
+    /// Appends the whole `ack` frame; for an acknowledgement without missed recipients.
+    func encodeFrame(into buffer: inout ByteBuffer) {
+        precondition(missed.isEmpty)
+        let count = 4 + 1 + 4 + 2 + 2 + 2
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
+            var writer = RawWriter(out)
+            writer.put(UInt32(count - 4))
+            writer.put(Frame.Kind.ack.rawValue)
+            writer.put(requestID)
+            writer.put(delivered)
+            writer.put(stored)
+            writer.put(UInt16(0))
+            return count
+        }
+    }
+}
+
+/// Stores big-endian integers and copies bytes into memory the caller has sized.
+private struct RawWriter {
+    private let out: UnsafeMutableRawBufferPointer
+    private var offset = 0
+
+    init(_ out: UnsafeMutableRawBufferPointer) {
+        self.out = out
+    }
+
+    mutating func put<Integer: FixedWidthInteger>(_ value: Integer) {
+        out.storeBytes(of: value.bigEndian, toByteOffset: offset, as: Integer.self)
+        offset += MemoryLayout<Integer>.size
+    }
+
+    mutating func put(_ bytes: ByteBuffer) {
+        bytes.withUnsafeReadableBytes { UnsafeMutableRawBufferPointer(rebasing: out[offset...]).copyMemory(from: $0) }
+        offset += bytes.readableBytes
     }
 }
 
