@@ -78,7 +78,6 @@ public final class ChatServer: Sendable {
                         let noise = try NoiseChannelHandler(role: .responder, localStatic: key, handshakeTimeout: configuration.handshakeTimeout)
                         try channel.pipeline.syncOperations.addHandlers([
                             noise,
-                            ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)),
                             RelayConnectionHandler(services: services, noise: noise),
                         ])
                     }

@@ -59,7 +59,7 @@ struct HostileInputTests {
 
     /// One lane of the in-process fuzz: `inputs` hostile inputs, each checked against the protocol decoder
     /// (it must decode or throw a `ProtocolError`; what decodes must re-encode to the same bytes) and then fed
-    /// to the relay's `ByteToMessageHandler(FrameDecoder)` and `RelayConnectionHandler` on a testing channel.
+    /// to the relay's `RelayConnectionHandler` (which cuts the bytes into frames itself) on a testing channel.
     private static func fuzzLane(_ lane: String, services: RelayServices, offline: PublicKey, inputs inputCount: Int, rng: FuzzRandom) async throws -> FuzzLaneReport {
         var rng = rng
         var report = FuzzLaneReport()
@@ -827,8 +827,6 @@ private final class FuzzPipe: Sendable {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandlers([
             FuzzOutboundCapture(captured: captured),
-            ByteToMessageHandler(FrameDecoder(maxFrameLength: services.configuration.maxFrameLength)),
-            FuzzErrorSpy(captured: captured),
             RelayConnectionHandler(services: services, noise: PlaintextQueue(channel: channel)),
         ])
         pipeline.register(promise: nil)
@@ -884,7 +882,7 @@ private final class FuzzPipe: Sendable {
         return (failures, matched, ackedDelivered - ackedBefore)
     }
 
-    /// Problems found since the last call: invalid output, or errors other than `ProtocolError` from the decoder.
+    /// Problems found since the last call: invalid output.
     func takeProblems() -> [String] {
         captured.withLockedValue { state in
             defer { state.problems = [] }
@@ -1002,29 +1000,6 @@ private final class FuzzOutboundCapture: ChannelOutboundHandler {
     }
 
     func flush(context: ChannelHandlerContext) {}
-}
-
-/// Records errors the decoder raises; every one must be a `ProtocolError`.
-private final class FuzzErrorSpy: ChannelInboundHandler {
-    typealias InboundIn = Frame
-    typealias InboundOut = Frame
-
-    private let captured: NIOLockedValueBox<FuzzPipe.Captured>
-
-    init(captured: NIOLockedValueBox<FuzzPipe.Captured>) {
-        self.captured = captured
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if !(error is ProtocolError) {
-            captured.withLockedValue { $0.problems.append("the decoder raised \(type(of: error)): \(error)") }
-        }
-        context.fireErrorCaught(error)
-    }
 }
 
 /// Stands in for the Noise handler in `FuzzPipe`: what the relay queues is written down the pipeline as

@@ -124,3 +124,34 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
         return try Frame(decoding: &body)
     }
 }
+
+/// Cuts a stream of plaintext pieces into frames inside the handler that uses them, for a pipeline without a
+/// separate decoding stage (the relay: one fewer handler per connection, and no frame boxed into `NIOAny` and
+/// cast back per message). Bytes of an unfinished frame wait for the next piece.
+public struct FrameAssembler {
+    private let decoder: FrameDecoder
+    private var buffered: ByteBuffer?
+
+    public init(maxFrameLength: Int = ProtocolLimits.defaultMaxFrameLength) {
+        decoder = FrameDecoder(maxFrameLength: maxFrameLength)
+    }
+
+    /// Adds the bytes that follow those added before.
+    public mutating func append(_ bytes: ByteBuffer) {
+        guard buffered != nil else {
+            buffered = bytes
+            return
+        }
+        // The unfinished frame moves to the front rather than growing a storage mostly read already.
+        buffered!.discardReadBytes()
+        buffered!.writeImmutableBuffer(bytes)
+    }
+
+    /// The next whole frame, or nil until more bytes arrive. Throws `ProtocolError` for a malformed or oversized
+    /// frame; the stream cannot be read further after that.
+    public mutating func next() throws -> Frame? {
+        guard buffered != nil, let frame = try decoder.nextFrame(&buffered!) else { return nil }
+        if buffered!.readableBytes == 0 { buffered = nil }
+        return frame
+    }
+}

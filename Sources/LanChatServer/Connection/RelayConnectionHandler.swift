@@ -4,10 +4,10 @@ import Logging
 import NIOCore
 
 /// One client connection on the relay: registration, routing and storing of envelopes, key lookups,
-/// keep-alive, rate and backpressure limits. Sits behind the Noise handler and the frame decoder; never
-/// sees plaintext messages.
+/// keep-alive, rate and backpressure limits. Sits behind the Noise handler and cuts its plaintext into frames
+/// itself (`FrameAssembler`); never sees plaintext messages.
 final class RelayConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = Frame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private enum State {
@@ -19,6 +19,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     private let services: RelayServices
+    private var frames: FrameAssembler
     private var log: ConnectionLog
     private var state = State.handshaking
     /// The registration to undo when the connection ends, whatever state it ends in.
@@ -48,6 +49,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     init(services: RelayServices, noise: any OutboundQueue) {
         self.services = services
         self.noise = noise
+        frames = FrameAssembler(maxFrameLength: services.configuration.maxFrameLength)
         log = ConnectionLog(services.logger)
         let rate = max(1, services.configuration.maxMessagesPerSecond)
         sendBudget = TokenBucket(rate: rate, burst: 2 * rate)
@@ -157,9 +159,24 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !isClosing else { return }
+        frames.append(unwrapInboundIn(data))
+        do {
+            while !isClosing, let frame = try frames.next() {
+                handle(frame, context: context)
+            }
+        } catch {
+            errorCaught(context: context, error: error)
+        }
+    }
+
+    private var isClosing: Bool {
+        if case .closing = state { true } else { false }
+    }
+
+    private func handle(_ frame: Frame, context: ChannelHandlerContext) {
         awaitingPong = false
         readSinceSweep = true
-        let frame = unwrapInboundIn(data)
         switch (state, frame) {
         case let (.authenticated(key), .hello(hello)):
             register(hello, key: key, context: context)
