@@ -325,7 +325,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         }
         if !writeCallbacks.isEmpty {
             let waiting = writeCallbacks
-            writeCallbacks.removeAll(keepingCapacity: true)
+            writeCallbacks = []
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenComplete { result in
                 let ok = (try? result.get()) != nil

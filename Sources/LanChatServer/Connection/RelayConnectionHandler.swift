@@ -161,9 +161,11 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !isClosing else { return }
         frames.append(unwrapInboundIn(data))
+        // One clock reading for the rate limit of every frame in this read.
+        let now = NIODeadline.now()
         do {
             while !isClosing, let frame = try frames.next() {
-                handle(frame, context: context)
+                handle(frame, at: now, context: context)
             }
         } catch {
             errorCaught(context: context, error: error)
@@ -174,14 +176,14 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         if case .closing = state { true } else { false }
     }
 
-    private func handle(_ frame: Frame, context: ChannelHandlerContext) {
+    private func handle(_ frame: Frame, at now: NIODeadline, context: ChannelHandlerContext) {
         awaitingPong = false
         readSinceSweep = true
         switch (state, frame) {
         case let (.authenticated(key), .hello(hello)):
             register(hello, key: key, context: context)
         case let (.registered(session), .send(send)):
-            guard sendBudget.take() else {
+            guard sendBudget.take(now: now) else {
                 refuse(ErrorFrame(requestID: send.requestID, code: .rateLimited, reason: "more than \(configuration.maxMessagesPerSecond) messages per second; slow down"), closing: false, context: context)
                 return
             }

@@ -15,7 +15,7 @@ struct TokenBucket {
     }
 
     /// Takes one token; false when the bucket is empty.
-    mutating func take(now: NIODeadline = .now()) -> Bool {
+    mutating func take(now: NIODeadline) -> Bool {
         let elapsed = Double((now - last).nanoseconds) / 1e9
         last = now
         tokens = min(burst, tokens + elapsed * rate)
