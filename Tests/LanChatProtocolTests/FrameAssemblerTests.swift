@@ -1,0 +1,101 @@
+import LanChatProtocol
+import NIOCore
+import Testing
+
+@Suite("FrameAssembler: frames cut out of a stream of pieces")
+struct FrameAssemblerTests {
+    /// Feeds `pieces` one after another and collects every frame that completes.
+    private func assemble(_ pieces: [ByteBuffer], maxFrameLength: Int = ProtocolLimits.defaultMaxFrameLength) throws -> [Frame] {
+        var assembler = FrameAssembler(maxFrameLength: maxFrameLength)
+        var frames: [Frame] = []
+        for piece in pieces {
+            assembler.append(piece)
+            while let frame = try assembler.next() { frames.append(frame) }
+        }
+        return frames
+    }
+
+    /// `stream` cut into pieces of 1…`longest` bytes, the cuts drawn from `seed`.
+    private func pieces(of stream: ByteBuffer, longest: Int, seed: UInt64) -> [ByteBuffer] {
+        var generator = SplitMix64(seed: seed)
+        var stream = stream
+        var pieces: [ByteBuffer] = []
+        while stream.readableBytes > 0 {
+            let length = min(stream.readableBytes, Int.random(in: 1...longest, using: &generator))
+            pieces.append(stream.readSlice(length: length)!)
+        }
+        return pieces
+    }
+
+    @Test("every frame comes out once and in order, however the stream is cut", arguments: [1, 7, 300, 70_000])
+    func anyCuts(longest: Int) throws {
+        let stream = FrameSamples.concatenated(FrameSamples.all)
+        for seed in UInt64(1)...20 {
+            #expect(try assemble(pieces(of: stream, longest: longest, seed: seed)) == FrameSamples.all, "seed \(seed)")
+        }
+    }
+
+    @Test("a frame fed one byte at a time comes out after its last byte, and nothing is left over")
+    func oneByteAtATime() throws {
+        var assembler = FrameAssembler()
+        let bytes = Array(FrameSamples.largest.encoded().readableBytesView)
+        for byte in bytes.dropLast() {
+            assembler.append(ByteBuffer(bytes: [byte]))
+            #expect(try assembler.next() == nil)
+        }
+        assembler.append(ByteBuffer(bytes: [bytes.last!]))
+        #expect(try assembler.next() == FrameSamples.largest)
+        #expect(try assembler.next() == nil)
+    }
+
+    @Test("a piece the caller still holds is not changed by what follows it")
+    func piecesAreNotModified() throws {
+        var assembler = FrameAssembler()
+        let wire = FrameSamples.concatenated([.ping(1), FrameSamples.largest])
+        let head = wire.getSlice(at: 0, length: 20)!
+        let headBytes = Array(head.readableBytesView)
+        assembler.append(head)
+        #expect(try assembler.next() == .ping(1))
+        assembler.append(wire.getSlice(at: 20, length: wire.readableBytes - 20)!)
+        #expect(try assembler.next() == FrameSamples.largest)
+        #expect(Array(head.readableBytesView) == headBytes)
+    }
+
+    @Test("an oversized length is refused as soon as it arrives, before the frame's body")
+    func oversizedLength() throws {
+        var assembler = FrameAssembler(maxFrameLength: 1000)
+        var header = ByteBuffer()
+        header.writeInteger(UInt32(1001))
+        assembler.append(header)
+        #expect(throws: ProtocolError.frameTooLarge(length: 1001, limit: 1000)) { try assembler.next() }
+    }
+
+    @Test("frames before a malformed one come out; the malformed one throws")
+    func malformedAfterGoodFrames() throws {
+        var assembler = FrameAssembler()
+        var wire = FrameSamples.concatenated([.ping(7), .pong(8)])
+        var unknownType = FrameSamples.rawFrame(type: 0xEE)
+        wire.writeBuffer(&unknownType)
+        assembler.append(wire)
+        #expect(try assembler.next() == .ping(7))
+        #expect(try assembler.next() == .pong(8))
+        #expect(throws: ProtocolError.unknownFrameType(0xEE)) { try assembler.next() }
+    }
+}
+
+/// A small seeded generator, so a failing cut can be replayed.
+private struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
