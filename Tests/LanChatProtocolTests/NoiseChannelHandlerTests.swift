@@ -200,6 +200,24 @@ struct NoiseChannelHandlerTests {
         try peers.finish()
     }
 
+    @Test("reads cut inside Noise messages, each also carrying whole messages, give back the plaintext in order", arguments: [3, 1000, 65_000, 70_000])
+    func readsCutInsideMessages(firstCut: Int) throws {
+        let peers = try NoisePeers.connected()
+        // 300 KB in several Noise messages of up to 64 KiB, sent in one write.
+        let plaintext = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+        peers.client.send([plaintext])
+        var sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        // A first read ending at `firstCut`, then reads of 100,000 bytes: each completes a cut message, carries
+        // whole ones and ends inside another.
+        try peers.server.channel.writeInbound(sent.readSlice(length: firstCut)!)
+        while sent.readableBytes > 0 {
+            try peers.server.channel.writeInbound(sent.readSlice(length: min(100_000, sent.readableBytes))!)
+        }
+        #expect(try peers.server.received() == plaintext)
+        #expect(peers.server.events.errors.isEmpty)
+        try peers.finish()
+    }
+
     @Test("an idle session frees its cipher contexts and makes them again for the next message")
     func idleContextsReleased() throws {
         var peers = try NoisePeers.connected()

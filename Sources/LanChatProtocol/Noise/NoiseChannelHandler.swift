@@ -108,33 +108,20 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if var partial = partialMessage {
-            partialMessage = nil
-            partial.writeBuffer(&bytes)
-            bytes = partial
-        }
         var plaintext: ByteBuffer?
-        while let message = bytes.readLengthPrefixedSlice(as: UInt16.self) {
-            switch state {
-            case .handshaking:
-                readHandshakeMessage(message, context: context)
-            case .transport:
-                do {
-                    try decrypt(message, appendingTo: &plaintext, remaining: min(bytes.readableBytes, Self.plaintextBatch))
-                    if plaintext!.readableBytes >= Self.plaintextBatch {
-                        // Handed on while it is still in cache, and in buffers small enough for the heap.
-                        context.fireChannelRead(wrapInboundOut(plaintext!))
-                        plaintext = nil
-                    }
-                } catch {
-                    // What arrived intact before the bad message is still handed on, then the connection fails.
-                    if let plaintext { context.fireChannelRead(wrapInboundOut(plaintext)) }
-                    fail(context: context, error)
-                    return
-                }
-            case .failed:
+        if var partial = partialMessage {
+            // Only the message cut by the previous read is completed by copying; the rest of this read (up to
+            // 1 MiB) is decoded where it is.
+            partialMessage = nil
+            Self.moveRestOfMessage(from: &bytes, to: &partial)
+            guard let message = partial.readLengthPrefixedSlice(as: UInt16.self) else {
+                partialMessage = partial
                 return
             }
+            guard handle(message, remaining: bytes.readableBytes, plaintext: &plaintext, context: context) else { return }
+        }
+        while let message = bytes.readLengthPrefixedSlice(as: UInt16.self) {
+            guard handle(message, remaining: bytes.readableBytes, plaintext: &plaintext, context: context) else { return }
         }
         if bytes.readableBytes > 0, !isFailed {
             if bytes.capacity > 2 * bytes.readableBytes + 4096 {
@@ -147,6 +134,45 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             }
         }
         if let plaintext { context.fireChannelRead(wrapInboundOut(plaintext)) }
+    }
+
+    /// Moves from `bytes` to `partial` what `partial` lacks of its message (length prefix first), or all of
+    /// `bytes` if that is not enough.
+    private static func moveRestOfMessage(from bytes: inout ByteBuffer, to partial: inout ByteBuffer) {
+        if partial.readableBytes < 2 {
+            var head = bytes.readSlice(length: min(2 - partial.readableBytes, bytes.readableBytes))!
+            partial.writeBuffer(&head)
+        }
+        guard let length = partial.getInteger(at: partial.readerIndex, as: UInt16.self) else { return }
+        var rest = bytes.readSlice(length: min(2 + Int(length) - partial.readableBytes, bytes.readableBytes))!
+        partial.writeBuffer(&rest)
+    }
+
+    /// Handles one whole Noise message; decrypted plaintext is collected in `plaintext` and handed on in pieces
+    /// of `plaintextBatch`. Returns false once the connection has failed.
+    private func handle(_ message: ByteBuffer, remaining: Int, plaintext: inout ByteBuffer?, context: ChannelHandlerContext) -> Bool {
+        switch state {
+        case .handshaking:
+            readHandshakeMessage(message, context: context)
+            return true
+        case .transport:
+            do {
+                try decrypt(message, appendingTo: &plaintext, remaining: min(remaining, Self.plaintextBatch))
+                if plaintext!.readableBytes >= Self.plaintextBatch {
+                    // Handed on while it is still in cache, and in buffers small enough for the heap.
+                    context.fireChannelRead(wrapInboundOut(plaintext!))
+                    plaintext = nil
+                }
+                return true
+            } catch {
+                // What arrived intact before the bad message is still handed on, then the connection fails.
+                if let plaintext { context.fireChannelRead(wrapInboundOut(plaintext)) }
+                fail(context: context, error)
+                return false
+            }
+        case .failed:
+            return false
+        }
     }
 
     /// How much plaintext is collected from one read before it is handed on: small messages are passed on
