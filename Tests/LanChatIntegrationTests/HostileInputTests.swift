@@ -1040,5 +1040,5 @@ private final class PlaintextQueue: OutboundQueue {
         written.append(completion)
     }
 
-    func releaseIdleResources() {}
+    func releaseIdleResources(immediately: Bool) {}
 }

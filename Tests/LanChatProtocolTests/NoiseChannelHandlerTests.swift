@@ -236,6 +236,22 @@ struct NoiseChannelHandlerTests {
         try peers.finish()
     }
 
+    @Test("cipher contexts freed at once, between two messages, are made again for the next one")
+    func contextsReleasedAtOnce() throws {
+        var peers = try NoisePeers.connected()
+        peers.client.send([Self.secret])
+        try peers.pump()
+        peers.client.noise.releaseIdleResources(immediately: true)
+        peers.server.noise.releaseIdleResources(immediately: true)
+        peers.client.send([Self.reply])
+        peers.server.send([Self.secret])
+        try peers.pump()
+        #expect(try peers.server.received() == Self.secret + Self.reply)
+        #expect(try peers.client.received() == Self.secret)
+        #expect(peers.server.events.errors.isEmpty && peers.client.events.errors.isEmpty)
+        try peers.finish()
+    }
+
     @Test("writes made before the handshake completes are delivered once it does")
     func writesBeforeHandshake() throws {
         var peers = try NoisePeers()

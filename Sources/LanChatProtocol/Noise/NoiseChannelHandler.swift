@@ -311,9 +311,16 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             usedCipher = false
             return false
         }
+        releaseCipherContexts()
+        return transport != nil
+    }
+
+    /// Frees the session's AES-GCM contexts now; they are made again for the next message. Call on the
+    /// channel's event loop.
+    public func releaseCipherContexts() {
+        usedCipher = false
         transport?.send.releaseContexts()
         transport?.receive.releaseContexts()
-        return transport != nil
     }
 
     // MARK: Internals

@@ -14,12 +14,17 @@ public protocol OutboundQueue: AnyObject {
     /// Calls `completion` with whether the write carrying everything queued so far reached the socket.
     func whenWritten(_ completion: @escaping (_ written: Bool) -> Void)
     /// Frees what the connection need not keep while it carries nothing (the Noise handler: its cipher contexts,
-    /// if unused since the previous call). Meant to be called periodically.
-    func releaseIdleResources()
+    /// made again for the next message): at once with `immediately`, else only if unused since the previous
+    /// call, which is meant to be made periodically.
+    func releaseIdleResources(immediately: Bool)
 }
 
 extension NoiseChannelHandler: OutboundQueue {
-    public func releaseIdleResources() {
-        releaseCipherContextsIfUnused()
+    public func releaseIdleResources(immediately: Bool) {
+        if immediately {
+            releaseCipherContexts()
+        } else {
+            releaseCipherContextsIfUnused()
+        }
     }
 }
