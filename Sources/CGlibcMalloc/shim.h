@@ -11,4 +11,9 @@ static inline void lanchat_set_malloc_thresholds(int trim, int mmap) {
     mallopt(M_MMAP_THRESHOLD, mmap);
 }
 
+/// Hands the free memory of every arena (whole pages, also inside the heap) back to the kernel.
+static inline void lanchat_release_free_memory(void) {
+    malloc_trim(0);
+}
+
 #endif

@@ -13,9 +13,18 @@ public enum ProcessLimits {
     /// event-loop tick; with glibc's default thresholds the heap was trimmed and page-faulted back in every tick
     /// (about 10 % of the server's CPU time in the fan-out benchmark), and with 32 MiB it still was at 1,000
     /// receivers, whose output buffers of one tick reserve more than that (15 %, 100,000 page faults a second).
+    /// What is kept is handed back when the server goes quiet (`releaseFreeMemory`).
     public static func keepFreedMemoryForReuse() {
         #if canImport(Glibc)
         lanchat_set_malloc_thresholds(128 << 20, 4 << 20)
+        #endif
+    }
+
+    /// Hands free heap memory back to the kernel (glibc's `malloc_trim`): for a loop that has gone quiet after
+    /// a burst, since `keepFreedMemoryForReuse` keeps up to 128 MiB per arena otherwise.
+    static func releaseFreeMemory() {
+        #if canImport(Glibc)
+        lanchat_release_free_memory()
         #endif
     }
 

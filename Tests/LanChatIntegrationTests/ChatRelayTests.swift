@@ -140,8 +140,20 @@ struct ChatRelayTests {
 
         #expect(try await broadcast(1) == .ack(Ack(requestID: 1, delivered: 2)))
         #expect(try await broadcast(2) == .ack(Ack(requestID: 2, delivered: 2)))
+        // Same names as the resolved ones, so the name checks are skipped; every other check still runs.
+        let shortWrap = try await broadcast(21) { $0[1].wrap = $0[1].wrap.getSlice(at: $0[1].wrap.readerIndex, length: 10)! }
+        guard case let .error(shortWrapError) = shortWrap else { Issue.record("accepted a short wrap: \(shortWrap)"); return }
+        #expect(shortWrapError.code == .badEnvelope && shortWrapError.reason.contains("not \(ProtocolLimits.wrapLength) bytes"))
+        let forged = sendFrame(try EnvelopeSealer(senderName: "carol", identity: alice.key).seal([1, 70], kind: .broadcast, to: everyone), requestID: 22)
+        try await alice.send(.send(Send(requestID: 22, header: forged.header, body: forged.body, wraps: forged.wraps)))
+        let forgedAnswer = try await alice.waitFor("the answer to request 22") { if case let .error(error) = $0 { error.requestID == 22 } else { false } }
+        guard case let .error(forgedError) = forgedAnswer else { return }
+        #expect(forgedError.code == .senderMismatch)
+
         await carol.close()
-        while server.server.onlineCount > 2 { try await Task.sleep(for: .milliseconds(10)) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while server.server.onlineCount > 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(server.server.onlineCount == 2)
         #expect(try await broadcast(3) == .ack(Ack(requestID: 3, delivered: 1, missed: ["carol"])))
 
         let carolAgain = try await RawClient(port: server.server.port, key: carolKey)
@@ -158,7 +170,6 @@ struct ChatRelayTests {
         #expect(toSelfError.reason.contains("addressed to its sender"))
         #expect(try await broadcast(7) == .ack(Ack(requestID: 7, delivered: 2)))
         let deliveriesToBob = { bob.frames.filter { if case .deliver = $0 { true } else { false } }.count }
-        let deadline = ContinuousClock.now + .seconds(10)
         while deliveriesToBob() < 5, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(deliveriesToBob() == 5)
         for client in [alice, bob, carolAgain] { await client.close() }

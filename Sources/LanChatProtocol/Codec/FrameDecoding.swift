@@ -131,6 +131,8 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
 public struct FrameAssembler {
     private let decoder: FrameDecoder
     private var buffered: ByteBuffer?
+    /// The error that ended the stream: every later `next()` throws it again.
+    private var failure: ProtocolError?
 
     public init(maxFrameLength: Int = ProtocolLimits.defaultMaxFrameLength) {
         decoder = FrameDecoder(maxFrameLength: maxFrameLength)
@@ -138,6 +140,7 @@ public struct FrameAssembler {
 
     /// Adds the bytes that follow those added before.
     public mutating func append(_ bytes: ByteBuffer) {
+        guard bytes.readableBytes > 0, failure == nil else { return }
         guard buffered != nil else {
             buffered = bytes
             return
@@ -148,10 +151,19 @@ public struct FrameAssembler {
     }
 
     /// The next whole frame, or nil until more bytes arrive. Throws `ProtocolError` for a malformed or oversized
-    /// frame; the stream cannot be read further after that.
-    public mutating func next() throws -> Frame? {
-        guard buffered != nil, let frame = try decoder.nextFrame(&buffered!) else { return nil }
-        if buffered!.readableBytes == 0 { buffered = nil }
-        return frame
+    /// frame, and again on every later call: the stream cannot be read past it.
+    public mutating func next() throws(ProtocolError) -> Frame? {
+        if let failure { throw failure }
+        guard buffered != nil else { return nil }
+        do {
+            guard let frame = try decoder.nextFrame(&buffered!) else { return nil }
+            if buffered!.readableBytes == 0 { buffered = nil }
+            return frame
+        } catch {
+            let failure = error as? ProtocolError ?? .malformedFrame("\(error)")
+            self.failure = failure
+            buffered = nil
+            throw failure
+        }
     }
 }

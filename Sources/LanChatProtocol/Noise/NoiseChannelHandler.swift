@@ -44,7 +44,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// Told whether the write carrying what was queued before them reached the socket (`whenWritten`).
     private var writeCallbacks: [(_ written: Bool) -> Void] = []
     private var flushRequested = false
-    /// Whether a message was encrypted or decrypted since the last `releaseCipherContextsIfUnused()`.
+    /// Whether a message was encrypted or decrypted since the cipher contexts were last checked or released.
     private var usedCipher = false
     private let handshakeTimeout: TimeAmount
     private var timeout: Scheduled<Void>?

@@ -2,13 +2,16 @@ import NIOCore
 
 /// Keep-alive for every connection of one event loop with a single repeating timer (not one timer per
 /// connection): each `interval` it lets every connection check itself (`RelayConnectionHandler.sweep`): ping
-/// or close a silent peer, and release what an idle connection need not keep.
+/// or close a silent peer, and release what an idle connection need not keep. The first sweep that finds all
+/// of them silent also hands the process's free heap memory back to the kernel.
 final class ConnectionSweeper {
     /// Time between two sweeps: a quarter of the ping interval, at most one second.
     let interval: TimeAmount
     private let loop: any EventLoop
     private var connections: [(handler: RelayConnectionHandler, context: ChannelHandlerContext)] = []
     private var task: RepeatedTask?
+    /// Whether free memory was handed back since the loop's connections last carried anything.
+    private var trimmedSinceTraffic = false
 
     init(loop: any EventLoop, pingInterval: TimeAmount) {
         self.loop = loop
@@ -35,6 +38,13 @@ final class ConnectionSweeper {
 
     private func sweep() {
         // A sweep may close connections, which removes them from the list: walk a copy.
-        for (handler, context) in connections { handler.sweep(context: context) }
+        var traffic = false
+        for (handler, context) in connections where handler.sweep(context: context) { traffic = true }
+        if traffic {
+            trimmedSinceTraffic = false
+        } else if !trimmedSinceTraffic {
+            trimmedSinceTraffic = true
+            ProcessLimits.releaseFreeMemory()
+        }
     }
 }

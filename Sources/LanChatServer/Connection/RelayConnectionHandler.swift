@@ -4,8 +4,8 @@ import Logging
 import NIOCore
 
 /// One client connection on the relay: registration, routing and storing of envelopes, key lookups,
-/// keep-alive, rate and backpressure limits. Sits behind the Noise handler and cuts its plaintext into frames
-/// itself (`FrameAssembler`); never sees plaintext messages.
+/// keep-alive, rate and backpressure limits. Sits behind the Noise handler and cuts the decrypted byte stream
+/// into frames itself (`FrameAssembler`); never sees message contents, which are end-to-end encrypted.
 final class RelayConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -115,19 +115,22 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     /// Called by the loop's sweeper every `sweeper.interval`: lets the Noise handler free the cipher contexts of
-    /// a connection that carried nothing since the last sweep and drops its resolved recipients, pings a peer
-    /// silent for the ping interval, and closes one that stayed silent for another interval after the ping.
-    func sweep(context: ChannelHandlerContext) {
-        guard context.channel.isActive else { return }
+    /// a connection that carried nothing since the last sweep, drops resolved recipients that are out of date
+    /// (or unused), pings a peer silent for the ping interval, and closes one that stayed silent for another
+    /// interval after the ping. Returns whether a frame arrived since the last sweep.
+    @discardableResult
+    func sweep(context: ChannelHandlerContext) -> Bool {
+        guard context.channel.isActive else { return false }
         noise.releaseIdleResources(immediately: false)
+        // Resolved targets keep the recipients' sessions alive: not past a departure, nor while unused.
+        if let routes = recipientRoutes, !readSinceSweep || routes.generation != relay.generation { recipientRoutes = nil }
         if readSinceSweep {
             readSinceSweep = false
             silentNanoseconds = 0
-            return
+            return true
         }
-        recipientRoutes = nil
         silentNanoseconds += sweeper.interval.nanoseconds
-        guard silentNanoseconds >= configuration.pingInterval.nanoseconds else { return }
+        guard silentNanoseconds >= configuration.pingInterval.nanoseconds else { return false }
         silentNanoseconds = 0
         if awaitingPong {
             log.info("closing a dead connection: no answer to a ping")
@@ -137,6 +140,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             awaitingPong = true
             write(.ping(UInt64.random(in: 1...UInt64.max)), context: context)
         }
+        return false
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

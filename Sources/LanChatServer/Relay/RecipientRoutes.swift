@@ -25,7 +25,8 @@ enum RouteTarget {
 /// no name hashing, no duplicate check, no array of sessions built per message. Used on the sender's event loop.
 final class RecipientRoutes {
     private var names: [String] = []
-    private var generation: UInt64?
+    /// The relay's generation the targets were resolved at (nil before the first resolution).
+    private(set) var generation: UInt64?
     /// One target per name, in the order of the envelope's wraps.
     private(set) var targets: [RouteTarget] = []
 

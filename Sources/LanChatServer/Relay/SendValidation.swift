@@ -3,6 +3,8 @@ import LanChatProtocol
 import NIOCore
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -22,8 +24,8 @@ enum SendValidation {
     }
 
     /// Checks `send`; throws a refusal. The header is read in place, not decoded into copies: this runs for
-    /// every message the relay forwards. `namesChecked` skips the checks of the recipient names (not the
-    /// sender's, nor named twice) when the same names passed them for this sender before.
+    /// every message the relay forwards. `namesChecked` skips the two recipient-name checks (addressed to the
+    /// sender, named twice) when the same names passed them for this sender before.
     static func check(_ send: Send, from sender: ClientSession, namesChecked: Bool = false) throws(Refusal) -> Accepted {
         guard send.header.readableBytes <= ProtocolLimits.maxHeaderLength else {
             throw Refusal(code: .badEnvelope, reason: "the envelope header is longer than \(ProtocolLimits.maxHeaderLength) bytes")
