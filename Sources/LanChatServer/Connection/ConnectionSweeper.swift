@@ -39,7 +39,9 @@ final class ConnectionSweeper {
     private func sweep() {
         // A sweep may close connections, which removes them from the list: walk a copy.
         var traffic = false
-        for (handler, context) in connections where handler.sweep(context: context) { traffic = true }
+        for (handler, context) in connections {
+            if handler.sweep(context: context) { traffic = true }
+        }
         if traffic {
             trimmedSinceTraffic = false
         } else if !trimmedSinceTraffic {

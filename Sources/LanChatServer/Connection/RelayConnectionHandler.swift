@@ -35,7 +35,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     private var slowReaderTimer: Scheduled<Void>?
     /// Deliveries of the current read batch for sessions on other event loops, handed over at `channelReadComplete`.
     private var deliveries = DeliveryBatch()
-    /// Where this sender's recent envelopes went (made on the first `send`, dropped when the connection idles).
+    /// Where this sender's recent envelopes went (made on the first `send`; dropped at a sweep when unused or
+    /// out of date).
     private var recipientRoutes: RecipientRoutes?
     private let noise: any OutboundQueue
     /// This connection's write side (created once the handler is in a pipeline, so on its event loop).
