@@ -42,7 +42,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// Promises of writes that are in `output`, completed with the write that carries them.
     private var promises: [EventLoopPromise<Void>] = []
     /// Told whether the write carrying what was queued before them reached the socket (`whenWritten`).
-    private var writeCallbacks: [(_ written: Bool) -> Void] = []
+    private var writeCallbacks: [WriteCallback] = []
     private var flushRequested = false
     /// Whether a message was encrypted or decrypted since the cipher contexts were last checked or released.
     private var usedCipher = false
@@ -298,7 +298,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         if case .failed = state {
             completion(false)
         } else {
-            writeCallbacks.append(completion)
+            writeCallbacks.append(WriteCallback(call: completion))
         }
     }
 
@@ -362,7 +362,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenComplete { result in
                 let ok = (try? result.get()) != nil
-                for completion in waiting { completion(ok) }
+                for completion in waiting { completion.call(ok) }
             }
             promises.append(written)
         }
@@ -395,7 +395,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         writeCallbacks = []
         output = NoiseOutputBuffer()
         for promise in queued { promise.fail(error) }
-        for completion in waiting { completion(false) }
+        for completion in waiting { completion.call(false) }
     }
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {
@@ -409,3 +409,10 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension NoiseChannelHandler: Sendable {}
+
+/// A `whenWritten` callback as an array element. Wrapped in a struct, the closure keeps its own calling
+/// convention; a bare closure in an array is stored at the most general one, which made each append allocate
+/// a conversion thunk (one allocation per direct message on the relay).
+private struct WriteCallback {
+    let call: (_ written: Bool) -> Void
+}
