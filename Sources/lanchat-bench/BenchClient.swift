@@ -60,8 +60,8 @@ final class NIOLockedValueBoxLite<Value: Sendable>: Sendable {
     var value: Value { box.withLockedValue { $0 } }
 }
 
-/// The client's end of the pipeline: splits the decrypted stream into frames itself (no decoder stage, no
-/// per-frame pipeline event), hands `deliver` frames to the observer undecoded and decodes everything else.
+/// The client's end of the pipeline: cuts the decrypted stream into frames itself (`FrameAssembler`: no decoder
+/// stage, no per-frame pipeline event), hands `deliver` frames to the observer undecoded and decodes the rest.
 private final class BenchReceiver: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -70,8 +70,7 @@ private final class BenchReceiver: ChannelInboundHandler {
     private let observer: (any BenchObserver)?
     private let client: NIOLockedValueBoxLite<BenchClient?>
     private var cachedClient: BenchClient?
-    /// The start of a frame that has not fully arrived yet.
-    private var partial: ByteBuffer?
+    private var frames = FrameAssembler(maxFrameLength: ProtocolLimits.maxServerFrameLength)
 
     init(name: String, welcome: EventLoopPromise<Void>, observer: (any BenchObserver)?, client: NIOLockedValueBoxLite<BenchClient?>) {
         self.name = name
@@ -93,16 +92,9 @@ private final class BenchReceiver: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
-        if var partial = self.partial {
-            self.partial = nil
-            partial.writeBuffer(&bytes)
-            bytes = partial
-        }
+        frames.append(unwrapInboundIn(data))
         do {
-            while let length = bytes.getInteger(at: bytes.readerIndex, as: UInt32.self), bytes.readableBytes >= 4 + Int(length) {
-                bytes.moveReaderIndex(forwardBy: 4)
-                var frame = bytes.readSlice(length: Int(length))!
+            while var frame = try frames.nextBody() {
                 if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == Frame.Kind.deliver.rawValue {
                     if let me { observer?.delivered(frame, to: me) }
                 } else {
@@ -111,9 +103,7 @@ private final class BenchReceiver: ChannelInboundHandler {
             }
         } catch {
             errorCaught(context: context, error: error)
-            return
         }
-        if bytes.readableBytes > 0 { partial = bytes }
     }
 
     private func handle(_ frame: Frame, context: ChannelHandlerContext) {

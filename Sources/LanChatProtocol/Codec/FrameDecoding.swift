@@ -115,13 +115,19 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
 
     /// Takes one frame from `buffer` if it holds a whole one.
     public func nextFrame(_ buffer: inout ByteBuffer) throws -> Frame? {
+        guard var body = try nextFrameBody(&buffer) else { return nil }
+        return try Frame(decoding: &body)
+    }
+
+    /// Takes the bytes of one frame (type byte first, length prefix removed) from `buffer` if it holds a whole
+    /// one, without decoding them.
+    public func nextFrameBody(_ buffer: inout ByteBuffer) throws(ProtocolError) -> ByteBuffer? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
         guard length > 0 else { throw ProtocolError.malformedFrame("empty frame") }
         guard length <= maxFrameLength else { throw ProtocolError.frameTooLarge(length: Int(length), limit: maxFrameLength) }
         guard buffer.readableBytes >= 4 + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
-        var body = buffer.readSlice(length: Int(length))!
-        return try Frame(decoding: &body)
+        return buffer.readSlice(length: Int(length))!
     }
 }
 
@@ -153,17 +159,31 @@ public struct FrameAssembler {
     /// The next whole frame, or nil until more bytes arrive. Throws `ProtocolError` for a malformed or oversized
     /// frame, and again on every later call: the stream cannot be read past it.
     public mutating func next() throws(ProtocolError) -> Frame? {
+        guard var body = try nextBody() else { return nil }
+        do {
+            return try Frame(decoding: &body)
+        } catch {
+            throw failed(error as? ProtocolError ?? .malformedFrame("\(error)"))
+        }
+    }
+
+    /// The bytes of the next whole frame (type byte first), undecoded, for a reader that decodes only some
+    /// frames; nil until more bytes arrive. Throws like `next()`.
+    public mutating func nextBody() throws(ProtocolError) -> ByteBuffer? {
         if let failure { throw failure }
         guard buffered != nil else { return nil }
         do {
-            guard let frame = try decoder.nextFrame(&buffered!) else { return nil }
+            guard let body = try decoder.nextFrameBody(&buffered!) else { return nil }
             if buffered!.readableBytes == 0 { buffered = nil }
-            return frame
+            return body
         } catch {
-            let failure = error as? ProtocolError ?? .malformedFrame("\(error)")
-            self.failure = failure
-            buffered = nil
-            throw failure
+            throw failed(error)
         }
     }
-}
+
+    /// Ends the stream with `error`.
+    private mutating func failed(_ error: ProtocolError) -> ProtocolError {
+        failure = error
+        buffered = nil
+        return error
+    }}

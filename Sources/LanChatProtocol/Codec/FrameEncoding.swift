@@ -106,21 +106,31 @@ extension DirectoryEntry {
 extension Deliver {
     /// Appends the whole `deliver` frame.
     func encodeFrame(into buffer: inout ByteBuffer) {
-        precondition(header.readableBytes <= Int(UInt16.max) && wrap.readableBytes <= Int(UInt16.max))
-        let count = 4 + 1 + 1 + 2 + header.readableBytes + 4 + body.readableBytes + 2 + wrap.readableBytes
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
+        let headCount = Self.headCount(header: header, body: body)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headCount + wrap.readableBytes) { out in
             var writer = RawWriter(out)
-            writer.put(UInt32(count - 4))
-            writer.put(Frame.Kind.deliver.rawValue)
-            writer.put(stored ? UInt8(1) : 0)
-            writer.put(UInt16(header.readableBytes))
-            writer.put(header)
-            writer.put(UInt32(body.readableBytes))
-            writer.put(body)
-            writer.put(UInt16(wrap.readableBytes))
+            Self.writeHead(to: &writer, stored: stored, header: header, body: body, wrapLength: wrap.readableBytes)
             writer.put(wrap)
-            return count
+            return headCount + wrap.readableBytes
         }
+    }
+
+    /// Bytes of a `deliver` frame before the wrap itself: length prefix, type, flags, header, body, wrap length.
+    fileprivate static func headCount(header: ByteBuffer, body: ByteBuffer) -> Int {
+        4 + 1 + 1 + 2 + header.readableBytes + 4 + body.readableBytes + 2
+    }
+
+    /// Writes a `deliver` frame up to and including the wrap's `u16` length.
+    fileprivate static func writeHead(to writer: inout RawWriter, stored: Bool, header: ByteBuffer, body: ByteBuffer, wrapLength: Int) {
+        precondition(header.readableBytes <= Int(UInt16.max) && wrapLength <= Int(UInt16.max))
+        writer.put(UInt32(headCount(header: header, body: body) - 4 + wrapLength))
+        writer.put(Frame.Kind.deliver.rawValue)
+        writer.put(stored ? UInt8(1) : 0)
+        writer.put(UInt16(header.readableBytes))
+        writer.put(header)
+        writer.put(UInt32(body.readableBytes))
+        writer.put(body)
+        writer.put(UInt16(wrapLength))
     }
 }
 
@@ -171,13 +181,13 @@ public struct DeliveryEncoding: Sendable {
 
     /// Encodes the shared part for wraps of `wrapLength` bytes.
     public init(stored: Bool = false, header: ByteBuffer, body: ByteBuffer, wrapLength: Int = ProtocolLimits.wrapLength, allocator: ByteBufferAllocator) {
-        var buffer = allocator.buffer(capacity: 4 + 2 + 2 + header.readableBytes + 4 + body.readableBytes + 2)
-        buffer.writeInteger(UInt32(2 + 2 + header.readableBytes + 4 + body.readableBytes + 2 + wrapLength))
-        buffer.writeInteger(Frame.Kind.deliver.rawValue)
-        buffer.writeInteger(stored ? UInt8(1) : 0)
-        buffer.writeBytes16(header)
-        buffer.writeBytes32(body)
-        buffer.writeInteger(UInt16(wrapLength))
+        let count = Deliver.headCount(header: header, body: body)
+        var buffer = allocator.buffer(capacity: count)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
+            var writer = RawWriter(out)
+            Deliver.writeHead(to: &writer, stored: stored, header: header, body: body, wrapLength: wrapLength)
+            return count
+        }
         shared = buffer
     }
 }

@@ -214,13 +214,19 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        queue(unwrapOutboundIn(data), promise: promise)
+    }
+
+    /// Copies `bytes` into the output (or keeps them until the handshake is done); `promise` completes with
+    /// the write that carries them, or fails at once if the connection has failed.
+    private func queue(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>?) {
         switch state {
         case .failed:
             promise?.fail(ChannelError.ioOnClosedChannel)
         case .handshaking:
-            beforeTransport.append((unwrapOutboundIn(data), promise))
+            beforeTransport.append((bytes, promise))
         case .transport:
-            output.append(unwrapOutboundIn(data), allocator: allocator)
+            output.append(bytes, allocator: allocator)
             if let promise { promises.append(promise) }
         }
     }
@@ -238,14 +244,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// Queues a copy of `bytes` for the peer, like a pipeline write without a promise (dropped if the
     /// connection has failed). Call on the channel's event loop; sent at the next flush.
     public func enqueue(_ bytes: ByteBuffer) {
-        switch state {
-        case .failed:
-            break
-        case .handshaking:
-            beforeTransport.append((bytes, nil))
-        case .transport:
-            output.append(bytes, allocator: allocator)
-        }
+        queue(bytes, promise: nil)
     }
 
     /// Queues a copy of `first`, then of `second` (a delivery's shared part and its wrap) in one call.

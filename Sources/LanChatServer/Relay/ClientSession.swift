@@ -9,8 +9,7 @@ final class ClientSession: Sendable {
     let channel: any Channel
     /// Whether the client asked for presence frames (`Hello.wantsPresence`).
     let wantsPresence: Bool
-    /// The connection's event loop; `outbound` may only be used there.
-    let loop: any EventLoop
+    /// The connection's write side, which may only be used on its event loop (`loop`).
     let outbound: LoopConfined<SessionOutbound>
 
     init(name: String, key: PublicKey, channel: any Channel, wantsPresence: Bool, outbound: SessionOutbound) {
@@ -18,9 +17,11 @@ final class ClientSession: Sendable {
         self.wantsPresence = wantsPresence
         self.key = key
         self.channel = channel
-        self.loop = outbound.loop
         self.outbound = LoopConfined(outbound, loop: outbound.loop)
     }
+
+    /// The connection's event loop.
+    var loop: any EventLoop { outbound.loop }
 
     var entry: DirectoryEntry { DirectoryEntry(name: name, key: key.rawRepresentation) }
 }
