@@ -6,11 +6,14 @@ extension LanChatBench {
     struct ClientCrypto: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "client-crypto",
-            abstract: "Seals and opens per second for 1, 10, 100 and 1000 recipients (one thread, 256-byte plaintexts)."
+            abstract: "Seals and opens per second for 1, 10, 100 and 1000 recipients (256-byte plaintexts; opens on one thread)."
         )
 
         @Option(help: "Recipient counts to measure.")
         var recipients: [Int] = [1, 10, 100, 1000]
+
+        @Option(help: "The most threads one seal computes its wraps on (default: one per core).")
+        var sealThreads: Int?
 
         @Option(help: "Seconds to spend on each measurement.")
         var seconds = 1.0
@@ -20,7 +23,7 @@ extension LanChatBench {
 
         func run() async throws {
             let sender = try PrivateKey()
-            let sealer = EnvelopeSealer(senderName: "sender", identity: sender)
+            let sealer = EnvelopeSealer(senderName: "sender", identity: sender, threads: sealThreads)
             for count in recipients {
                 let keys = try (0..<count).map { _ in try PrivateKey() }
                 let targets = keys.enumerated().map { EnvelopeRecipient(name: "r\($0.offset)", publicKey: $0.element.publicKey) }
@@ -40,6 +43,7 @@ extension LanChatBench {
 
                 var report = Report("client-crypto")
                 report.add("recipients", count)
+                report.add("seal_threads", sealThreads.map(String.init) ?? "cores")
                 report.add("seals_per_s", Double(sealSeconds.iterations) / sealSeconds.elapsed)
                 report.add("seal_ms", 1000 * sealSeconds.elapsed / Double(sealSeconds.iterations))
                 report.add("opens_per_s", Double(openSeconds.iterations) / openSeconds.elapsed)

@@ -284,6 +284,26 @@ struct EnvelopeTests {
         #expect(first.wraps[0].wrap.prefix(32) != second.wraps[0].wrap.prefix(32), "a fresh ephemeral for each envelope")
     }
 
+    @Test("wraps computed on several threads are each recipient's own, in order, under one ephemeral", arguments: [1, 2, 4])
+    func wrapsFromSeveralThreads(threads: Int) throws {
+        let recipients = try (0..<40).map { try Party("user\($0)") }
+        let sealer = EnvelopeSealer(senderName: alice.name, identity: alice.key, threads: threads)
+        let envelope = try sealer.seal(plaintext, kind: .broadcast, to: recipients.map(\.recipient))
+        #expect(envelope.wraps.map(\.recipient) == recipients.map(\.name))
+        #expect(Set(envelope.wraps.map { Array($0.wrap.prefix(32)) }).count == 1, "one ephemeral for the whole envelope")
+        for (index, recipient) in recipients.enumerated() {
+            #expect(try recipient.opener.open(header: envelope.header, body: envelope.body, wrap: envelope.wraps[index].wrap).plaintext == plaintext)
+        }
+    }
+
+    @Test("a recipient key that allows no agreement fails the seal, whichever thread wraps it", arguments: [1, 4])
+    func invalidRecipientKeyFailsTheSeal(threads: Int) throws {
+        var recipients = try (0..<40).map { try Party("user\($0)").recipient }
+        recipients[33] = EnvelopeRecipient(name: "low-order", publicKey: try PublicKey(rawRepresentation: [UInt8](repeating: 0, count: 32)))
+        let sealer = EnvelopeSealer(senderName: alice.name, identity: alice.key, threads: threads)
+        #expect(throws: CryptoError.invalidPublicKey) { try sealer.seal(plaintext, kind: .broadcast, to: recipients) }
+    }
+
     @Test("the sealer refuses a direct message not wrapped for exactly its one recipient, and an empty recipient list")
     func sealerRecipientRules() throws {
         let carol = try Party("carol")

@@ -2,12 +2,12 @@
 public struct EnvelopeOpener: Sendable {
     public let recipientName: String
     public let identity: PrivateKey
-    private let cache: StaticDHCache
+    private let cache: PeerKeyCache
 
-    public init(recipientName: String, identity: PrivateKey, cache: StaticDHCache? = nil) {
+    public init(recipientName: String, identity: PrivateKey, cache: PeerKeyCache? = nil) {
         self.recipientName = recipientName
         self.identity = identity
-        self.cache = cache ?? StaticDHCache(identity: identity)
+        self.cache = cache ?? PeerKeyCache(identity: identity)
     }
 
     /// Verifies and decrypts one envelope: the wrap as a Noise K message from the header's sender key, the
@@ -22,7 +22,7 @@ public struct EnvelopeOpener: Sendable {
             pattern: .K, role: .responder,
             prologue: EnvelopeFormat.wrapPrologue(header: headerBytes, body: body),
             localStatic: identity, remoteStatic: header.senderKey,
-            precomputedStaticStatic: try? cache.sharedSecret(with: header.senderKey)
+            precomputedStaticStatic: try? cache.peer(header.senderKey).staticShared
         )
         let contentKeyBytes: [UInt8]
         do {

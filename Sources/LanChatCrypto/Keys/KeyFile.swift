@@ -117,7 +117,8 @@ public enum KeyFile {
 
     /// SubjectPublicKeyInfo PEM of `key`.
     public static func publicKeyPEM(_ key: PublicKey) throws -> [UInt8] {
-        try key.withEVPKey { pkey in try withOutputBIO { PEM_write_bio_PUBKEY($0, pkey) == 1 } }
+        let peer = try PeerKey(key)
+        return try withOutputBIO { PEM_write_bio_PUBKEY($0, peer.pkey) == 1 }
     }
 
     /// Writes `key` to `path` with mode 0600 (atomically: a temporary file, then rename).

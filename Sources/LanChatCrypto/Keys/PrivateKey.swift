@@ -43,25 +43,9 @@ public final class PrivateKey: @unchecked Sendable {
     deinit { EVP_PKEY_free(pkey) }
 
     /// The X25519 shared secret with `peer`; throws `CryptoError.invalidPublicKey` when it would be all zeros.
+    /// (For many agreements, `KeyAgreement` and `PeerKey` reuse the OpenSSL objects this makes each time.)
     public func sharedSecret(with peer: PublicKey) throws -> SecretBytes {
-        try peer.withEVPKey { peerKey in
-            guard let ctx = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new_from_pkey") }
-            defer { EVP_PKEY_CTX_free(ctx) }
-            guard EVP_PKEY_derive_init(ctx) == 1 else { throw CryptoError.openSSL("EVP_PKEY_derive_init") }
-            guard EVP_PKEY_derive_set_peer(ctx, peerKey) == 1 else {
-                OpenSSLErrorQueue.clear()
-                throw CryptoError.invalidPublicKey
-            }
-            return try SecretBytes(count: 32) { out in
-                var length = out.count
-                // OpenSSL itself fails the derivation for an all-zero result (a low-order peer point).
-                guard EVP_PKEY_derive(ctx, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) == 1, length == 32 else {
-                    OpenSSLErrorQueue.clear()
-                    throw CryptoError.invalidPublicKey
-                }
-                guard !ConstantTime.isAllZero(UnsafeRawBufferPointer(out)) else { throw CryptoError.invalidPublicKey }
-            }
-        }
+        try KeyAgreement(self).sharedSecret(with: PeerKey(peer))
     }
 
     /// The raw 32-byte private scalar, as wiped-on-release secret bytes (for test vectors).

@@ -1,5 +1,3 @@
-import COpenSSL
-
 /// An X25519 public key: 32 bytes, little-endian u-coordinate (RFC 7748).
 public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
     /// Length of the raw key in bytes.
@@ -21,16 +19,6 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
     public var base64: String { Base64.encode(rawRepresentation) }
 
     public var description: String { hex }
-
-    /// Runs `body` with an OpenSSL `EVP_PKEY` for this key.
-    func withEVPKey<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
-        let pkey = rawRepresentation.withUnsafeBufferPointer {
-            EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, $0.baseAddress, $0.count)
-        }
-        guard let pkey else { throw CryptoError.invalidPublicKey }
-        defer { EVP_PKEY_free(pkey) }
-        return try body(pkey)
-    }
 }
 
 /// Standard base64 (RFC 4648) for displaying keys.

@@ -14,7 +14,8 @@ public struct NoiseHandshakeState {
     /// The peer's static key: given in advance (K), or learned during the handshake (XX).
     public private(set) var remoteStatic: PublicKey?
     private var remoteEphemeral: PublicKey?
-    private let precomputedStaticStatic: SecretBytes?
+    /// DH results computed before the handshake, by token.
+    private let precomputed: [NoisePattern.Token: SecretBytes]
     private var messageIndex = 0
 
     /// Starts a handshake.
@@ -31,13 +32,31 @@ public struct NoiseHandshakeState {
         remoteStatic: PublicKey? = nil,
         precomputedStaticStatic: SecretBytes? = nil
     ) throws {
+        try self.init(
+            pattern: pattern, role: role, prologue: prologue, localStatic: localStatic, localEphemeral: localEphemeral,
+            remoteStatic: remoteStatic, precomputed: precomputedStaticStatic.map { [.ss: $0] } ?? [:], contexts: NoiseContexts()
+        )
+    }
+
+    /// Starts a handshake with DH results already computed for some tokens (as this role computes them), and
+    /// OpenSSL contexts shared with other handshakes run one after another on the same thread.
+    init(
+        pattern: NoisePattern,
+        role: Role,
+        prologue: [UInt8],
+        localStatic: PrivateKey?,
+        localEphemeral: PrivateKey?,
+        remoteStatic: PublicKey?,
+        precomputed: [NoisePattern.Token: SecretBytes],
+        contexts: NoiseContexts
+    ) throws {
         self.pattern = pattern
         self.role = role
         self.localStatic = localStatic
         self.localEphemeral = localEphemeral
         self.remoteStatic = remoteStatic
-        self.precomputedStaticStatic = precomputedStaticStatic
-        symmetric = NoiseSymmetricState(protocolName: pattern.protocolName)
+        self.precomputed = precomputed
+        symmetric = NoiseSymmetricState(protocolName: pattern.protocolName, contexts: contexts)
         symmetric.mixHash(prologue)
         let (initiatorPre, responderPre) = pattern.preMessages
         for (tokens, isLocal) in [(initiatorPre, role == .initiator), (responderPre, role == .responder)] where tokens.contains(.s) {
@@ -122,15 +141,14 @@ public struct NoiseHandshakeState {
     }
 
     private func dh(_ token: NoisePattern.Token) throws -> SecretBytes {
+        if let secret = precomputed[token] { return secret }
         // Map the token to (local key, remote key) for this role (Noise spec §5.3).
         let useLocalEphemeral: Bool, useRemoteEphemeral: Bool
         switch (token, role) {
         case (.ee, _): (useLocalEphemeral, useRemoteEphemeral) = (true, true)
         case (.es, .initiator), (.se, .responder): (useLocalEphemeral, useRemoteEphemeral) = (true, false)
         case (.es, .responder), (.se, .initiator): (useLocalEphemeral, useRemoteEphemeral) = (false, true)
-        case (.ss, _):
-            if let precomputedStaticStatic { return precomputedStaticStatic }
-            (useLocalEphemeral, useRemoteEphemeral) = (false, false)
+        case (.ss, _): (useLocalEphemeral, useRemoteEphemeral) = (false, false)
         default: throw CryptoError.noiseStateViolation("not a DH token")
         }
         guard let local = useLocalEphemeral ? localEphemeral : localStatic else {

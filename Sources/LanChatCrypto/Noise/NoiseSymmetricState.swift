@@ -4,10 +4,11 @@ struct NoiseSymmetricState {
     private(set) var handshakeHash: [UInt8]
     private(set) var cipher = NoiseCipherState()
     /// Digest and MAC contexts reused for every hash and HKDF of this handshake.
-    private let contexts = NoiseContexts()
+    private let contexts: NoiseContexts
 
     /// `InitializeSymmetric(protocol_name)`.
-    init(protocolName: String) {
+    init(protocolName: String, contexts: NoiseContexts) {
+        self.contexts = contexts
         let name = Array(protocolName.utf8)
         if name.count <= 32 {
             handshakeHash = name + [UInt8](repeating: 0, count: 32 - name.count)
@@ -65,16 +66,15 @@ struct NoiseSymmetricState {
         let first = temp.withUnsafeBytes { key in
             withUnsafeBytes(of: &one) { marker in SecretBytes(count: 32) { hmac.authenticate(key: key, marker, into: $0) } }
         }
-        let second = temp.withUnsafeBytes { key in
-            first.withUnsafeBytes { previous in
-                withUnsafeBytes(of: &two) { marker in SecretBytes(count: 32) { hmac.authenticate(key: key, previous, marker, into: $0) } }
-            }
+        // Under `temp` again: OpenSSL restarts from the keyed state instead of setting the key up anew.
+        let second = first.withUnsafeBytes { previous in
+            withUnsafeBytes(of: &two) { marker in SecretBytes(count: 32) { hmac.authenticateAgain(previous, marker, into: $0) } }
         }
         return (first, second)
     }
 }
 
-/// The reusable OpenSSL contexts of one handshake.
+/// The reusable OpenSSL contexts of a handshake, or of several run one after another.
 final class NoiseContexts: @unchecked Sendable {
     // A handshake state is used by one thread at a time; these contexts go with it.
     let hasher = HashFunction.Hasher(.sha256)

@@ -126,7 +126,6 @@ final class HMACSHA256Context {
 
     /// Writes HMAC-SHA256(key, concatenation of `parts`) into `out` (32 bytes).
     func authenticate(key: UnsafeRawBufferPointer, _ parts: UnsafeRawBufferPointer..., into out: UnsafeMutableRawBufferPointer) {
-        precondition(out.count >= 32)
         var emptyKey: UInt8 = 0
         let ok = withUnsafeMutablePointer(to: &emptyKey) { empty -> Int32 in
             let keyPointer = key.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(empty)
@@ -135,6 +134,19 @@ final class HMACSHA256Context {
         }
         guard ok == 1 else { fatalError("EVP_MAC_init: \(OpenSSLErrorQueue.drain())") }
         digestSet = true
+        finish(parts, into: out)
+    }
+
+    /// Writes HMAC-SHA256 of the concatenation of `parts` into `out` (32 bytes) under the key of the previous
+    /// `authenticate`, whose keyed state OpenSSL kept (no key setup).
+    func authenticateAgain(_ parts: UnsafeRawBufferPointer..., into out: UnsafeMutableRawBufferPointer) {
+        precondition(digestSet, "authenticateAgain needs a key from an earlier authenticate")
+        guard EVP_MAC_init(ctx, nil, 0, nil) == 1 else { fatalError("EVP_MAC_init: \(OpenSSLErrorQueue.drain())") }
+        finish(parts, into: out)
+    }
+
+    private func finish(_ parts: [UnsafeRawBufferPointer], into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= 32)
         for part in parts where part.count > 0 {
             EVP_MAC_update(ctx, part.baseAddress!.assumingMemoryBound(to: UInt8.self), part.count)
         }
