@@ -12,8 +12,8 @@ extension LanChatBench {
         @Option(help: "Recipient counts to measure.")
         var recipients: [Int] = [1, 10, 100, 1000]
 
-        @Option(help: "The most threads one seal computes its wraps on (default: one per core).")
-        var sealThreads: Int?
+        @Flag(help: "Compute each envelope's wraps on one thread (by default a large envelope's use every core).")
+        var sealOnOneThread = false
 
         @Option(help: "Seconds to spend on each measurement.")
         var seconds = 1.0
@@ -23,7 +23,7 @@ extension LanChatBench {
 
         func run() async throws {
             let sender = try PrivateKey()
-            let sealer = EnvelopeSealer(senderName: "sender", identity: sender, threads: sealThreads)
+            let sealer = EnvelopeSealer(senderName: "sender", identity: sender, parallel: !sealOnOneThread)
             for count in recipients {
                 let keys = try (0..<count).map { _ in try PrivateKey() }
                 let targets = keys.enumerated().map { EnvelopeRecipient(name: "r\($0.offset)", publicKey: $0.element.publicKey) }
@@ -43,7 +43,7 @@ extension LanChatBench {
 
                 var report = Report("client-crypto")
                 report.add("recipients", count)
-                report.add("seal_threads", sealThreads.map(String.init) ?? "cores")
+                report.add("seal_threads", sealOnOneThread ? "1" : "cores")
                 report.add("seals_per_s", Double(sealSeconds.iterations) / sealSeconds.elapsed)
                 report.add("seal_ms", 1000 * sealSeconds.elapsed / Double(sealSeconds.iterations))
                 report.add("opens_per_s", Double(openSeconds.iterations) / openSeconds.elapsed)

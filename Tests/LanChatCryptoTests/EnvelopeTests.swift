@@ -284,10 +284,10 @@ struct EnvelopeTests {
         #expect(first.wraps[0].wrap.prefix(32) != second.wraps[0].wrap.prefix(32), "a fresh ephemeral for each envelope")
     }
 
-    @Test("wraps computed on several threads are each recipient's own, in order, under one ephemeral", arguments: [1, 2, 4])
-    func wrapsFromSeveralThreads(threads: Int) throws {
-        let recipients = try (0..<40).map { try Party("user\($0)") }
-        let sealer = EnvelopeSealer(senderName: alice.name, identity: alice.key, threads: threads)
+    @Test("wraps computed in runs on several cores are each recipient's own, in order, under one ephemeral", arguments: [true, false])
+    func wrapsFromSeveralThreads(parallel: Bool) throws {
+        let recipients = try (0..<70).map { try Party("user\($0)") }
+        let sealer = EnvelopeSealer(senderName: alice.name, identity: alice.key, parallel: parallel)
         let envelope = try sealer.seal(plaintext, kind: .broadcast, to: recipients.map(\.recipient))
         #expect(envelope.wraps.map(\.recipient) == recipients.map(\.name))
         #expect(Set(envelope.wraps.map { Array($0.wrap.prefix(32)) }).count == 1, "one ephemeral for the whole envelope")
@@ -296,12 +296,35 @@ struct EnvelopeTests {
         }
     }
 
-    @Test("a recipient key that allows no agreement fails the seal, whichever thread wraps it", arguments: [1, 4])
-    func invalidRecipientKeyFailsTheSeal(threads: Int) throws {
-        var recipients = try (0..<40).map { try Party("user\($0)").recipient }
-        recipients[33] = EnvelopeRecipient(name: "low-order", publicKey: try PublicKey(rawRepresentation: [UInt8](repeating: 0, count: 32)))
-        let sealer = EnvelopeSealer(senderName: alice.name, identity: alice.key, threads: threads)
+    @Test("a recipient key that allows no agreement fails the seal, whichever run wraps it", arguments: [true, false])
+    func invalidRecipientKeyFailsTheSeal(parallel: Bool) throws {
+        var recipients = try (0..<70).map { try Party("user\($0)").recipient }
+        recipients[53] = EnvelopeRecipient(name: "low-order", publicKey: try PublicKey(rawRepresentation: [UInt8](repeating: 0, count: 32)))
+        let sealer = EnvelopeSealer(senderName: alice.name, identity: alice.key, parallel: parallel)
         #expect(throws: CryptoError.invalidPublicKey) { try sealer.seal(plaintext, kind: .broadcast, to: recipients) }
+    }
+
+    @Test("one opener opens envelopes from several senders on several threads at once, each to its own plaintext")
+    func openerOnSeveralThreads() async throws {
+        let senders = try (0..<4).map { try Party("sender\($0)") }
+        let envelopes = try senders.flatMap { sender in
+            try (0..<20).map { index in
+                let plaintext = Array("message \(index) from \(sender.name)".utf8)
+                return (plaintext, try sender.sealer.seal(plaintext, kind: .broadcast, to: [bob.recipient]))
+            }
+        }
+        let opener = bob.opener
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for _ in 0..<4 {
+                tasks.addTask {
+                    for (plaintext, envelope) in envelopes.shuffled() {
+                        let opened = try opener.open(header: envelope.header, body: envelope.body, wrap: envelope.wraps[0].wrap)
+                        #expect(opened.plaintext == plaintext)
+                    }
+                }
+            }
+            try await tasks.waitForAll()
+        }
     }
 
     @Test("the sealer refuses a direct message not wrapped for exactly its one recipient, and an empty recipient list")

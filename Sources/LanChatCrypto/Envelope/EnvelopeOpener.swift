@@ -1,13 +1,17 @@
+import Synchronization
+
 /// Opens envelopes addressed to one identity.
 public struct EnvelopeOpener: Sendable {
     public let recipientName: String
     public let identity: PrivateKey
     private let cache: PeerKeyCache
+    private let spareContexts: SpareContexts
 
     public init(recipientName: String, identity: PrivateKey, cache: PeerKeyCache? = nil) {
         self.recipientName = recipientName
         self.identity = identity
         self.cache = cache ?? PeerKeyCache(identity: identity)
+        spareContexts = SpareContexts(identity: identity)
     }
 
     /// Verifies and decrypts one envelope: the wrap as a Noise K message from the header's sender key, the
@@ -18,15 +22,20 @@ public struct EnvelopeOpener: Sendable {
             throw EnvelopeError.notAddressedToMe(recipient: recipient)
         }
         guard wrap.count == RecipientWrap.byteCount else { throw EnvelopeError.wrapRejected }
-        var handshake = try NoiseHandshakeState(
-            pattern: .K, role: .responder,
-            prologue: EnvelopeFormat.wrapPrologue(header: headerBytes, body: body),
-            localStatic: identity, remoteStatic: header.senderKey,
-            precomputedStaticStatic: try? cache.peer(header.senderKey).staticShared
-        )
         let contentKeyBytes: [UInt8]
         do {
-            contentKeyBytes = try handshake.readMessage(wrap)
+            contentKeyBytes = try spareContexts.using { contexts in
+                // The wrap starts with the sender's ephemeral key: `es` is DH(identity, that key).
+                try contexts.ephemeral.set(wrap.prefix(PublicKey.byteCount))
+                var handshake = try NoiseHandshakeState(
+                    pattern: .K, role: .responder,
+                    prologue: EnvelopeFormat.wrapPrologue(header: headerBytes, body: body),
+                    localStatic: identity, localEphemeral: nil, remoteStatic: header.senderKey,
+                    precomputed: [.es: try contexts.agreement.sharedSecret(with: contexts.ephemeral), .ss: try cache.peer(header.senderKey).staticShared],
+                    contexts: contexts.noise
+                )
+                return try handshake.readMessage(wrap)
+            }
         } catch {
             throw EnvelopeError.wrapRejected
         }
@@ -40,5 +49,32 @@ public struct EnvelopeOpener: Sendable {
         } catch {
             throw EnvelopeError.bodyRejected
         }
+    }
+}
+
+/// The OpenSSL objects one open needs, kept for the next: a key-agreement context for the identity, a key object
+/// for the sender's ephemeral key, and hash contexts. Each is used by one open at a time; concurrent opens make more.
+private final class SpareContexts: Sendable {
+    final class Contexts: @unchecked Sendable {
+        // Used by one open at a time: taken out of the list while in use.
+        let agreement: KeyAgreement
+        let ephemeral: ReusablePeerKey
+        let noise = NoiseContexts()
+
+        init(identity: PrivateKey) throws {
+            agreement = try KeyAgreement(identity)
+            ephemeral = try ReusablePeerKey()
+        }
+    }
+
+    private let identity: PrivateKey
+    private let idle = Mutex<[Contexts]>([])
+
+    init(identity: PrivateKey) { self.identity = identity }
+
+    func using<R>(_ body: (Contexts) throws -> R) throws -> R {
+        let contexts = try idle.withLock { $0.popLast() } ?? Contexts(identity: identity)
+        defer { idle.withLock { $0.append(contexts) } }
+        return try body(contexts)
     }
 }

@@ -1,29 +1,22 @@
 import Dispatch
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Seals messages from one identity. Reuses DH(sender, recipient) and the recipient's OpenSSL key object per
 /// recipient, and one ephemeral key per envelope for all its wraps; each wrap is still a complete, valid Noise K
-/// message. The wraps of a large envelope are computed on several threads.
+/// message. The wraps of a large envelope are computed on all cores.
 public struct EnvelopeSealer: Sendable {
     public let senderName: String
     public let identity: PrivateKey
     private let cache: PeerKeyCache
-    private let threads: Int
+    private let parallel: Bool
 
-    /// - Parameter threads: the most threads one envelope's wraps are computed on; one per core when nil.
-    public init(senderName: String, identity: PrivateKey, cache: PeerKeyCache? = nil, threads: Int? = nil) {
+    /// - Parameter parallel: whether the wraps of a large envelope may be computed on several cores.
+    public init(senderName: String, identity: PrivateKey, cache: PeerKeyCache? = nil, parallel: Bool = true) {
         self.senderName = senderName
         self.identity = identity
         self.cache = cache ?? PeerKeyCache(identity: identity)
-        self.threads = max(1, threads ?? Self.processorCount)
+        self.parallel = parallel
     }
-
-    private static let processorCount = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
     /// Seals `plaintext` for `recipients`. A direct message must name exactly its one recipient.
     /// - Parameter messageID: 16 bytes; a fresh random id when nil (a fixed one is for tests and resends).
@@ -50,7 +43,7 @@ public struct EnvelopeSealer: Sendable {
         let contentKeyBytes = contentKey.bytes
         let body = try AESGCM.seal(key: contentKeyBytes, nonce: EnvelopeFormat.bodyNonce, plaintext: plaintext, associatedData: header)
         let wrapper = Wrapper(
-            identity: identity, ephemeral: try PrivateKey(), cache: cache, threads: threads,
+            identity: identity, ephemeral: try PrivateKey(), cache: cache, parallel: parallel,
             prologue: EnvelopeFormat.wrapPrologue(header: header, body: body), contentKey: contentKeyBytes
         )
         return SealedEnvelope(header: header, body: body, wraps: try wrapper.wraps(for: recipients))
@@ -62,17 +55,18 @@ private struct Wrapper: Sendable {
     let identity: PrivateKey
     let ephemeral: PrivateKey
     let cache: PeerKeyCache
-    let threads: Int
+    let parallel: Bool
     let prologue: [UInt8]
     let contentKey: [UInt8]
 
-    /// Fewest wraps worth handing to another thread: each costs one X25519 (about 50 µs), a hand-off some microseconds.
-    private static let wrapsPerThread = 8
+    /// Wraps per run on another thread: each costs one X25519 (about 50 µs), a run's setup some microseconds.
+    /// Runs are many and short, so that a thread that starts late (an idle core waking up) leaves the others
+    /// the rest of the work instead of holding up the envelope with a large share of its own.
+    private static let wrapsPerRun = 16
 
-    /// The wraps for `recipients`, in their order: split into runs on up to `threads` threads when there are
-    /// enough of them.
+    /// The wraps for `recipients`, in their order: in runs on all cores when there are enough of them.
     func wraps(for recipients: [EnvelopeRecipient]) throws -> [RecipientWrap] {
-        let runs = min(threads, recipients.count / Self.wrapsPerThread)
+        let runs = parallel ? recipients.count / Self.wrapsPerRun : 1
         guard runs > 1 else { return try wraps(for: recipients[...]) }
         let results = Mutex<[Result<[RecipientWrap], any Error>?]>(Array(repeating: nil, count: runs))
         DispatchQueue.concurrentPerform(iterations: runs) { run in

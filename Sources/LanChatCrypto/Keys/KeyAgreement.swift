@@ -20,6 +20,34 @@ public final class PeerKey: @unchecked Sendable {
     deinit { EVP_PKEY_free(pkey) }
 }
 
+/// An X25519 public-key object whose key is replaced for each use (`EVP_PKEY_set1_encoded_public_key`): for
+/// one-time keys such as a sender's ephemeral, which would otherwise each cost a new OpenSSL object. Not for
+/// concurrent use.
+final class ReusablePeerKey {
+    let pkey: OpaquePointer
+
+    init() throws {
+        var basePoint = [UInt8](repeating: 0, count: PublicKey.byteCount)
+        basePoint[0] = 9
+        guard let pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, basePoint, basePoint.count) else {
+            throw CryptoError.openSSL("EVP_PKEY_new_raw_public_key")
+        }
+        self.pkey = pkey
+    }
+
+    deinit { EVP_PKEY_free(pkey) }
+
+    /// Makes the object hold `raw` (32 bytes).
+    func set(_ raw: ArraySlice<UInt8>) throws {
+        guard raw.count == PublicKey.byteCount else { throw CryptoError.invalidPublicKey }
+        let ok = raw.withUnsafeBufferPointer { EVP_PKEY_set1_encoded_public_key(pkey, $0.baseAddress, $0.count) }
+        guard ok == 1 else {
+            OpenSSLErrorQueue.clear()
+            throw CryptoError.invalidPublicKey
+        }
+    }
+}
+
 /// X25519 agreements of one private key with any number of peers over one OpenSSL derivation context, which is
 /// set up once (`EVP_PKEY_derive_init`) instead of once per agreement. Not for concurrent use.
 public final class KeyAgreement {
@@ -42,9 +70,18 @@ public final class KeyAgreement {
 
     /// The X25519 shared secret with `peer`; throws `CryptoError.invalidPublicKey` when it would be all zeros.
     public func sharedSecret(with peer: PeerKey) throws -> SecretBytes {
+        try sharedSecret(withKey: peer.pkey)
+    }
+
+    /// The X25519 shared secret with the key `peer` holds now.
+    func sharedSecret(with peer: ReusablePeerKey) throws -> SecretBytes {
+        try sharedSecret(withKey: peer.pkey)
+    }
+
+    private func sharedSecret(withKey peer: OpaquePointer) throws -> SecretBytes {
         // Without OpenSSL's peer validation, which makes a context for the peer key and fetches a checker for an
         // X25519 key (a public key is any 32 bytes); a low-order point still fails below.
-        guard EVP_PKEY_derive_set_peer_ex(ctx, peer.pkey, 0) == 1 else {
+        guard EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) == 1 else {
             OpenSSLErrorQueue.clear()
             throw CryptoError.invalidPublicKey
         }
