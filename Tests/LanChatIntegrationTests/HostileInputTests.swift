@@ -827,7 +827,7 @@ private final class FuzzPipe: Sendable {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandlers([
             FuzzOutboundCapture(captured: captured),
-            RelayConnectionHandler(services: services, noise: PlaintextQueue(channel: channel)),
+            RelayConnectionHandler(services: services, noise: PlaintextQueue(channel: channel), loop: loop),
         ])
         pipeline.register(promise: nil)
         pipeline.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1), promise: nil)

@@ -136,8 +136,8 @@ public struct NoiseHandshakeState {
         guard isComplete else { throw CryptoError.noiseStateViolation("handshake is not complete") }
         let (initiatorToResponder, responderToInitiator) = try symmetric.split()
         return role == .initiator
-            ? NoiseTransport(send: initiatorToResponder, receive: responderToInitiator, handshakeHash: handshakeHash)
-            : NoiseTransport(send: responderToInitiator, receive: initiatorToResponder, handshakeHash: handshakeHash)
+            ? NoiseTransport(send: initiatorToResponder, receive: responderToInitiator)
+            : NoiseTransport(send: responderToInitiator, receive: initiatorToResponder)
     }
 
     private func dh(_ token: NoisePattern.Token) throws -> SecretBytes {
@@ -167,6 +167,4 @@ public struct NoiseTransport: Sendable {
     public var send: NoiseCipherState
     /// Decrypts messages this side receives.
     public var receive: NoiseCipherState
-    /// The handshake hash, identical on both sides.
-    public let handshakeHash: [UInt8]
 }

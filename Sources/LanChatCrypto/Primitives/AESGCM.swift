@@ -3,7 +3,9 @@ import COpenSSL
 /// AES-256-GCM (NIST SP 800-38D) with 96-bit nonces and 128-bit tags, through `EVP_CIPHER_CTX`.
 ///
 /// An `AESGCMKey` keeps its expanded key in a context per direction, made on first use, and only changes the
-/// nonce per message, so a long-lived session key costs no per-message setup. Not for concurrent use.
+/// nonce per message, so a long-lived session key costs no per-message setup. The key itself is stored inline
+/// (one allocation per key, which matters for thousands of idle sessions) and wiped when released. Not for
+/// concurrent use.
 public final class AESGCMKey: @unchecked Sendable {
     /// Key length in bytes.
     public static let keyCount = 32
@@ -12,7 +14,7 @@ public final class AESGCMKey: @unchecked Sendable {
     /// Tag length in bytes.
     public static let tagCount = 16
 
-    private let key: SecretBytes
+    private var key: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     private var encryptorContext: OpaquePointer?
     private var decryptorContext: OpaquePointer?
 
@@ -24,11 +26,14 @@ public final class AESGCMKey: @unchecked Sendable {
     /// Prepares a key held as secret bytes.
     public init(_ key: SecretBytes) throws {
         guard key.count == Self.keyCount else { throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: key.count) }
-        self.key = key
+        key.withUnsafeBytes { source in
+            withUnsafeMutableBytes(of: &self.key) { $0.copyMemory(from: source) }
+        }
     }
 
     deinit {
         releaseContexts()
+        withUnsafeMutableBytes(of: &key) { OPENSSL_cleanse($0.baseAddress, $0.count) }
     }
 
     /// Frees the expanded key schedules (about 1 KB per direction in OpenSSL); the next use makes them again.
@@ -60,7 +65,7 @@ public final class AESGCMKey: @unchecked Sendable {
 
     private func makeContext(encrypting: Bool) throws -> OpaquePointer {
         guard let context = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new: out of memory") }
-        let ok = key.withUnsafeBytes { key in
+        let ok = withUnsafeBytes(of: &key) { key in
             let keyPointer = key.baseAddress!.assumingMemoryBound(to: UInt8.self)
             return encrypting
                 ? EVP_EncryptInit_ex2(context, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil)

@@ -23,9 +23,25 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
     private enum State {
         /// Boxed: a connection spends milliseconds handshaking and possibly days in transport.
-        indirect case handshaking(NoiseHandshakeState)
+        case handshaking(Handshake)
         case transport
         case failed
+    }
+
+    /// What a connection needs only until its handshake is done.
+    private final class Handshake {
+        var state: NoiseHandshakeState
+        let timeLimit: TimeAmount
+        var timeout: Scheduled<Void>?
+        /// Plaintext written before the handshake finished, sent once it has.
+        var beforeTransport: [(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)] = []
+        /// Whether a flush was asked for before the handshake finished.
+        var flushRequested = false
+
+        init(_ state: NoiseHandshakeState, timeLimit: TimeAmount) {
+            self.state = state
+            self.timeLimit = timeLimit
+        }
     }
 
     private var state: State
@@ -36,18 +52,13 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     private var partialMessage: ByteBuffer?
     /// The channel's allocator, kept so that queueing bytes touches no other object.
     private var allocator = ByteBufferAllocator()
-    /// Plaintext written before the handshake finished, sent once it has.
-    private var beforeTransport: [(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)] = []
     private var output = NoiseOutputBuffer()
     /// Promises of writes that are in `output`, completed with the write that carries them.
     private var promises: [EventLoopPromise<Void>] = []
     /// Told whether the write carrying what was queued before them reached the socket (`whenWritten`).
     private var writeCallbacks: [WriteCallback] = []
-    private var flushRequested = false
     /// Whether a message was encrypted or decrypted since the cipher contexts were last checked or released.
     private var usedCipher = false
-    private let handshakeTimeout: TimeAmount
-    private var timeout: Scheduled<Void>?
 
     /// - Parameters:
     ///   - role: `.initiator` for a client, `.responder` for the server.
@@ -58,8 +69,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         prologue: [UInt8] = ProtocolLimits.noisePrologue,
         handshakeTimeout: TimeAmount = .seconds(10)
     ) throws {
-        state = .handshaking(try NoiseHandshakeState(pattern: .XX, role: role, prologue: prologue, localStatic: localStatic))
-        self.handshakeTimeout = handshakeTimeout
+        let handshake = try NoiseHandshakeState(pattern: .XX, role: role, prologue: prologue, localStatic: localStatic)
+        state = .handshaking(Handshake(handshake, timeLimit: handshakeTimeout))
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -79,19 +90,18 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
     /// Arms the handshake timeout and, for the initiator, sends the first message. Runs once.
     private func start(context: ChannelHandlerContext) {
-        guard timeout == nil else { return }
+        guard case let .handshaking(handshake) = state, handshake.timeout == nil else { return }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timeout = context.eventLoop.scheduleTask(in: handshakeTimeout) {
+        let limit = handshake.timeLimit
+        handshake.timeout = context.eventLoop.scheduleTask(in: limit) {
             let (handler, context) = loopBound.value
             if case .handshaking = handler.state {
-                handler.fail(context: context, ProtocolError.handshakeFailed("no handshake within \(Double(handler.handshakeTimeout.nanoseconds) / 1e9) s"))
+                handler.fail(context: context, ProtocolError.handshakeFailed("no handshake within \(Double(limit.nanoseconds) / 1e9) s"))
             }
         }
-        if case var .handshaking(handshake) = state, handshake.isMyTurn {
+        if handshake.state.isMyTurn {
             do {
-                let message = try handshake.writeMessage()
-                state = .handshaking(handshake)
-                writeHandshakeMessage(message, context: context)
+                writeHandshakeMessage(try handshake.state.writeMessage(), context: context)
             } catch {
                 fail(context: context, ProtocolError.handshakeFailed("\(error)"))
             }
@@ -99,9 +109,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        timeout?.cancel()
         partialMessage = nil
-        state = .failed
         failPending(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }
@@ -184,17 +192,13 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     private func readHandshakeMessage(_ message: ByteBuffer, context: ChannelHandlerContext) {
-        guard case var .handshaking(handshake) = state else { return }
+        guard case let .handshaking(handshake) = state else { return }
         do {
-            _ = try handshake.readMessage(Array(message.readableBytesView))
-            if handshake.isMyTurn {
-                writeHandshakeMessage(try handshake.writeMessage(), context: context)
+            _ = try handshake.state.readMessage(Array(message.readableBytesView))
+            if handshake.state.isMyTurn {
+                writeHandshakeMessage(try handshake.state.writeMessage(), context: context)
             }
-            if handshake.isComplete {
-                try complete(handshake, context: context)
-            } else {
-                state = .handshaking(handshake)
-            }
+            if handshake.state.isComplete { try complete(handshake, context: context) }
         } catch {
             fail(context: context, ProtocolError.handshakeFailed("\(error)"))
         }
@@ -223,8 +227,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         switch state {
         case .failed:
             promise?.fail(ChannelError.ioOnClosedChannel)
-        case .handshaking:
-            beforeTransport.append((bytes, promise))
+        case let .handshaking(handshake):
+            handshake.beforeTransport.append((bytes, promise))
         case .transport:
             output.append(bytes, allocator: allocator)
             if let promise { promises.append(promise) }
@@ -232,11 +236,14 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     public func flush(context: ChannelHandlerContext) {
-        guard case .transport = state else {
-            flushRequested = true
-            return
+        switch state {
+        case .transport:
+            flushOutput(context: context)
+        case let .handshaking(handshake):
+            handshake.flushRequested = true
+        case .failed:
+            break
         }
-        flushOutput(context: context)
     }
 
     // MARK: Direct use from handlers on the same event loop
@@ -252,9 +259,9 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         switch state {
         case .failed:
             break
-        case .handshaking:
-            beforeTransport.append((first, nil))
-            beforeTransport.append((second, nil))
+        case let .handshaking(handshake):
+            handshake.beforeTransport.append((first, nil))
+            handshake.beforeTransport.append((second, nil))
         case .transport:
             output.append(first, second, allocator: allocator)
         }
@@ -265,10 +272,10 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         switch state {
         case .failed:
             break
-        case .handshaking:
+        case let .handshaking(handshake):
             var buffer = allocator.buffer(capacity: 64)
             encode(&buffer)
-            beforeTransport.append((buffer, nil))
+            handshake.beforeTransport.append((buffer, nil))
         case .transport:
             output.append(allocator: allocator, encoding: encode)
         }
@@ -278,9 +285,9 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// (or fails if they could not be). Call on the channel's event loop.
     public func flushNow(promise: EventLoopPromise<Void>?) {
         guard let context, case .transport = state else {
-            if case .handshaking = state {
-                if let promise { beforeTransport.append((allocator.buffer(capacity: 0), promise)) }
-                flushRequested = true
+            if case let .handshaking(handshake) = state {
+                if let promise { handshake.beforeTransport.append((allocator.buffer(capacity: 0), promise)) }
+                handshake.flushRequested = true
             } else {
                 promise?.fail(ChannelError.ioOnClosedChannel)
             }
@@ -324,18 +331,17 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
     // MARK: Internals
 
-    private func complete(_ handshake: NoiseHandshakeState, context: ChannelHandlerContext) throws {
-        guard let remoteStatic = handshake.remoteStatic else { throw ProtocolError.handshakeFailed("no remote static key") }
-        timeout?.cancel()
-        transport = try handshake.split()
+    private func complete(_ handshake: Handshake, context: ChannelHandlerContext) throws {
+        guard let remoteStatic = handshake.state.remoteStatic else { throw ProtocolError.handshakeFailed("no remote static key") }
+        handshake.timeout?.cancel()
+        transport = try handshake.state.split()
         state = .transport
-        for (buffer, promise) in beforeTransport {
+        for (buffer, promise) in handshake.beforeTransport {
             output.append(buffer, allocator: allocator)
             if let promise { promises.append(promise) }
         }
-        beforeTransport = []
-        context.fireUserInboundEventTriggered(NoiseHandshakeCompleted(remoteStatic: remoteStatic, handshakeHash: handshake.handshakeHash))
-        if flushRequested { flushOutput(context: context) }
+        context.fireUserInboundEventTriggered(NoiseHandshakeCompleted(remoteStatic: remoteStatic, handshakeHash: handshake.state.handshakeHash))
+        if handshake.flushRequested { flushOutput(context: context) }
     }
 
     private func writeHandshakeMessage(_ message: [UInt8], context: ChannelHandlerContext) {
@@ -347,7 +353,6 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
     /// Seals the output buffer and writes it with one flush; the write completes the queued promises.
     private func flushOutput(context: ChannelHandlerContext) {
-        flushRequested = false
         let wire: ByteBuffer?
         do {
             wire = try output.seal(with: &transport!.send)
@@ -386,9 +391,13 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         context.flush()
     }
 
+    /// Moves to `.failed` and fails everything waiting to be written.
     private func failPending(_ error: any Error) {
-        for entry in beforeTransport { entry.promise?.fail(error) }
-        beforeTransport = []
+        if case let .handshaking(handshake) = state {
+            handshake.timeout?.cancel()
+            for entry in handshake.beforeTransport { entry.promise?.fail(error) }
+        }
+        state = .failed
         let queued = promises, waiting = writeCallbacks
         promises = []
         writeCallbacks = []
@@ -398,8 +407,6 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {
-        timeout?.cancel()
-        state = .failed
         failPending(error)
         context.fireErrorCaught(error)
         context.close(promise: nil)

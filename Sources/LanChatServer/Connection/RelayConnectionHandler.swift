@@ -20,7 +20,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
 
     private let services: RelayServices
     private var frames: FrameAssembler
-    private var log: ConnectionLog
+    /// This connection's peer and key, for its log lines.
+    private var tags = ConnectionLog.Tags()
     private var state = State.handshaking
     /// The registration to undo when the connection ends, whatever state it ends in.
     private var session: ClientSession?
@@ -29,7 +30,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     /// Whether a frame arrived since the last sweep, and for how long none has.
     private var readSinceSweep = false
     private var silentNanoseconds: Int64 = 0
-    private var sweeper: ConnectionSweeper!
+    private let sweeper: ConnectionSweeper
     /// This connection's place in the sweeper's list while it is in a pipeline.
     var sweepSlot: Int?
     private var slowReaderTimer: Scheduled<Void>?
@@ -38,30 +39,31 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     /// Where this sender's recent envelopes went (made on the first `send`; dropped at a sweep when unused or
     /// out of date).
     private var recipientRoutes: RecipientRoutes?
-    private let noise: any OutboundQueue
-    /// This connection's write side (created once the handler is in a pipeline, so on its event loop).
-    private var outbound: SessionOutbound!
+    /// This connection's write side.
+    private let outbound: SessionOutbound
 
     private var relay: Relay { services.relay }
     private var database: ServerDatabase { services.database }
     private var configuration: ServerConfiguration { services.configuration }
+    /// Log lines tagged with the connection's peer, key and user (built per line, not kept per connection).
+    private var log: ConnectionLog { ConnectionLog(services.logger, tags: tags, user: session?.name) }
 
-    /// - Parameter noise: the connection's Noise handler, which the relay writes through.
-    init(services: RelayServices, noise: any OutboundQueue) {
+    /// - Parameters:
+    ///   - noise: the connection's Noise handler, which the relay writes through.
+    ///   - loop: the connection's event loop; call there.
+    init(services: RelayServices, noise: any OutboundQueue, loop: any EventLoop) {
         self.services = services
-        self.noise = noise
         frames = FrameAssembler(maxFrameLength: services.configuration.maxFrameLength)
-        log = ConnectionLog(services.logger)
         let rate = max(1, services.configuration.maxMessagesPerSecond)
         sendBudget = TokenBucket(rate: rate, burst: 2 * rate)
+        let resources = services.relay.resources(for: loop, configuration: services.configuration)
+        outbound = SessionOutbound(noise: noise, flusher: resources.flusher, loop: loop)
+        sweeper = resources.sweeper
     }
 
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let resources = relay.resources(for: context.eventLoop, configuration: configuration)
-        outbound = SessionOutbound(noise: noise, flusher: resources.flusher, loop: context.eventLoop)
-        sweeper = resources.sweeper
         sweepSlot = sweeper.add(self, context: context)
     }
 
@@ -71,7 +73,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        log.peer = context.channel.remoteAddress
+        tags.peer = context.channel.remoteAddress
         log.info("connected")
         context.fireChannelActive()
     }
@@ -110,7 +112,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let completed = event as? NoiseHandshakeCompleted {
             state = .authenticated(completed.remoteStatic)
-            log.key = completed.remoteStatic
+            tags.key = completed.remoteStatic
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -122,7 +124,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     @discardableResult
     func sweep(context: ChannelHandlerContext) -> Bool {
         guard context.channel.isActive else { return false }
-        noise.releaseIdleResources(immediately: false)
+        outbound.releaseIdleResources(immediately: false)
         // Resolved targets keep the recipients' sessions alive: not past a departure, nor while unused.
         if let routes = recipientRoutes, !readSinceSweep || routes.generation != relay.generation { recipientRoutes = nil }
         if readSinceSweep {
@@ -254,7 +256,6 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         case let .registered(replaced):
             state = .registered(session)
             self.session = session
-            log.user = name.value
             log.info("registered", ["client": "\(hello.clientVersion)"])
             if let replaced {
                 log.info("replacing the user's previous connection")
@@ -266,7 +267,7 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             // Most connections go quiet after registering; their cipher contexts are freed now rather than at a
             // sweep, so that the next connection's allocations reuse the memory (about 250 B less per idle
             // connection at 10,000 than when freed later in bulk).
-            noise.releaseIdleResources(immediately: true)
+            outbound.releaseIdleResources(immediately: true)
             deliverStored(to: session, context: context)
         }
     }

@@ -47,6 +47,11 @@ final class SessionOutbound {
         flusher.flushSoon(self)
     }
 
+    /// Frees what the connection need not keep while it carries nothing (see `OutboundQueue.releaseIdleResources`).
+    func releaseIdleResources(immediately: Bool) {
+        noise.releaseIdleResources(immediately: immediately)
+    }
+
     /// Sends everything queued (called by the flusher).
     func flush() {
         noise.flushNow(promise: nil)
