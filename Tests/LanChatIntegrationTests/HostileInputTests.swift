@@ -1006,7 +1006,7 @@ private final class FuzzOutboundCapture: ChannelOutboundHandler {
 /// plaintext, to `FuzzOutboundCapture`.
 private final class PlaintextQueue: OutboundQueue {
     private let channel: any Channel
-    private var written: [(_ written: Bool) -> Void] = []
+    private var written: [WriteReceipt] = []
 
     init(channel: any Channel) {
         self.channel = channel
@@ -1033,11 +1033,11 @@ private final class PlaintextQueue: OutboundQueue {
         promise?.succeed()
         let waiting = written
         written = []
-        for completion in waiting { completion(true) }
+        for receipt in waiting { receipt.observer.delivery(receipt, wasWritten: true) }
     }
 
-    func whenWritten(_ completion: @escaping (_ written: Bool) -> Void) {
-        written.append(completion)
+    func notify(_ receipt: WriteReceipt) {
+        written.append(receipt)
     }
 
     func releaseIdleResources(immediately: Bool) {}

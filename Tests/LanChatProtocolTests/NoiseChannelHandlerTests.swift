@@ -167,24 +167,26 @@ struct NoiseChannelHandlerTests {
         try peers.finish()
     }
 
-    @Test("whenWritten is answered by whichever flush carries the bytes, and with false when the connection fails first")
-    func whenWrittenFollowsTheBytes() throws {
+    @Test("a receipt is answered by whichever flush carries the bytes, with its id and bytes, and as not written when the connection fails first")
+    func receiptsFollowTheBytes() throws {
         var peers = try NoisePeers.connected()
-        var answers: [Bool] = []
+        let observer = ReceiptCollector()
         peers.client.noise.enqueue(ByteBuffer(bytes: Self.secret))
-        peers.client.noise.whenWritten { answers.append($0) }
-        #expect(answers.isEmpty)
+        peers.client.noise.notify(WriteReceipt(observer: observer, id: 1, bytes: ByteBuffer(bytes: [1])))
+        peers.client.noise.notify(WriteReceipt(observer: observer, id: 2, bytes: ByteBuffer(bytes: [2])))
+        #expect(observer.answers.isEmpty)
         peers.client.channel.flush() // a pipeline flush, not flushNow, carries the bytes
-        #expect(answers == [true])
+        #expect(observer.answers.map(\.id) == [1, 2] && observer.answers.allSatisfy(\.written))
+        #expect(observer.answers.map { Array($0.bytes.readableBytesView) } == [[1], [2]])
         try peers.pump()
         #expect(try peers.server.received() == Self.secret)
 
         peers.client.noise.enqueue(ByteBuffer(bytes: Self.reply))
-        peers.client.noise.whenWritten { answers.append($0) }
+        peers.client.noise.notify(WriteReceipt(observer: observer, id: 3, bytes: ByteBuffer()))
         try peers.client.channel.close().wait()
-        #expect(answers == [true, false])
-        peers.client.noise.whenWritten { answers.append($0) }
-        #expect(answers == [true, false, false])
+        #expect(observer.answers.map(\.id) == [1, 2, 3] && observer.answers.last?.written == false)
+        peers.client.noise.notify(WriteReceipt(observer: observer, id: 4, bytes: ByteBuffer()))
+        #expect(observer.answers.map(\.id) == [1, 2, 3, 4] && observer.answers.last?.written == false)
         try peers.finish()
     }
 
@@ -303,5 +305,14 @@ struct NoiseChannelHandlerTests {
         #expect(!peers.server.channel.isActive)
         #expect(try peers.server.received().isEmpty)
         try peers.finish()
+    }
+}
+
+/// Records the receipts handed back to it.
+private final class ReceiptCollector: WriteObserver {
+    private(set) var answers: [(id: UInt32, bytes: ByteBuffer, written: Bool)] = []
+
+    func delivery(_ receipt: WriteReceipt, wasWritten written: Bool) {
+        answers.append((receipt.id, receipt.bytes, written))
     }
 }

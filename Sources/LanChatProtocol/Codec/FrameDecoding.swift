@@ -35,17 +35,7 @@ extension Frame {
             let key = status == .unknown ? nil : try frame.readKey("key")
             self = .lookupResult(LookupResult(requestID: requestID, name: name, status: status, key: key))
         case .send:
-            let requestID: UInt32 = try frame.readWireInteger("request id")
-            let flags = try frame.readFlags("send flags")
-            let header = try frame.readBytes16("header")
-            let body = try frame.readBytes32("body")
-            let count: UInt16 = try frame.readWireInteger("wrap count")
-            var wraps: [Send.Wrap] = []
-            wraps.reserveCapacity(Int(count))
-            for _ in 0..<count {
-                wraps.append(Send.Wrap(recipient: try frame.readString8("recipient"), wrap: try frame.readBytes16("wrap")))
-            }
-            self = .send(Send(requestID: requestID, storeForOffline: flags, header: header, body: body, wraps: wraps))
+            self = .send(try Send(decodingFields: &frame))
         case .deliver:
             let stored = try frame.readFlags("deliver flags")
             self = .deliver(Deliver(stored: stored, header: try frame.readBytes16("header"), body: try frame.readBytes32("body"), wrap: try frame.readBytes16("wrap")))
@@ -128,6 +118,34 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
         guard buffer.readableBytes >= 4 + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
         return buffer.readSlice(length: Int(length))!
+    }
+}
+
+extension Send {
+    /// Decodes the bytes of a `send` frame (type byte first, as `FrameAssembler.nextBody` gives them): the same
+    /// as `Frame(decoding:)` for a `send`, without wrapping it in a `Frame` (the relay's path for every message).
+    public init(decodingFrame frame: inout ByteBuffer) throws(ProtocolError) {
+        guard frame.readInteger(as: UInt8.self) == Frame.Kind.send.rawValue else { throw ProtocolError.malformedFrame("not a send frame") }
+        do {
+            try self.init(decodingFields: &frame)
+            guard frame.readableBytes == 0 else { throw ProtocolError.malformedFrame("\(frame.readableBytes) unexpected bytes after a \(Frame.Kind.send) frame") }
+        } catch {
+            throw error as? ProtocolError ?? .malformedFrame("\(error)")
+        }
+    }
+
+    /// Reads the fields of a `send` frame, after its type byte.
+    fileprivate init(decodingFields frame: inout ByteBuffer) throws {
+        requestID = try frame.readWireInteger("request id")
+        storeForOffline = try frame.readFlags("send flags")
+        header = try frame.readBytes16("header")
+        body = try frame.readBytes32("body")
+        let count: UInt16 = try frame.readWireInteger("wrap count")
+        wraps = []
+        wraps.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            wraps.append(Send.Wrap(recipient: try frame.readString8("recipient"), wrap: try frame.readBytes16("wrap")))
+        }
     }
 }
 

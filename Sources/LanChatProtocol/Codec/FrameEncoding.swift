@@ -106,10 +106,16 @@ extension DirectoryEntry {
 extension Deliver {
     /// Appends the whole `deliver` frame.
     func encodeFrame(into buffer: inout ByteBuffer) {
-        let headCount = Self.headCount(header: header, body: body)
+        Self.encodeFrame(stored: stored, header: header, body: body, wrap: wrap, into: &buffer)
+    }
+
+    /// Appends the `deliver` frame of these parts, exactly as `Frame.deliver(Deliver(…)).encode(into:)` does, without
+    /// making the frame (for the relay, which has the parts as slices of the `send` it received).
+    public static func encodeFrame(stored: Bool, header: ByteBuffer, body: ByteBuffer, wrap: ByteBuffer, into buffer: inout ByteBuffer) {
+        let headCount = headCount(header: header, body: body)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headCount + wrap.readableBytes) { out in
             var writer = RawWriter(out)
-            Self.writeHead(to: &writer, stored: stored, header: header, body: body, wrapLength: wrap.readableBytes)
+            writeHead(to: &writer, stored: stored, header: header, body: body, wrapLength: wrap.readableBytes)
             writer.put(wrap)
             return headCount + wrap.readableBytes
         }

@@ -55,8 +55,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     private var output = NoiseOutputBuffer()
     /// Promises of writes that are in `output`, completed with the write that carries them.
     private var promises: [EventLoopPromise<Void>] = []
-    /// Told whether the write carrying what was queued before them reached the socket (`whenWritten`).
-    private var writeCallbacks: [WriteCallback] = []
+    /// Handed back with whether the write carrying what was queued before them reached the socket (`notify`).
+    private var receipts: [WriteReceipt] = []
     /// Whether a message was encrypted or decrypted since the cipher contexts were last checked or released.
     private var usedCipher = false
 
@@ -297,14 +297,14 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         flushOutput(context: context)
     }
 
-    /// Calls `completion` with `true` once the write carrying everything queued so far reached the socket,
-    /// with `false` if it could not (the connection failed or closed first). Whichever flush sends those
-    /// bytes, this handler's own or a pipeline flush, completes it. Call on the channel's event loop.
-    public func whenWritten(_ completion: @escaping (_ written: Bool) -> Void) {
+    /// Hands `receipt` back to its observer, as written once the write carrying everything queued so far reached
+    /// the socket, as not written if it could not (the connection failed or closed first). Whichever flush sends
+    /// those bytes, this handler's own or a pipeline flush, answers it. Call on the channel's event loop.
+    public func notify(_ receipt: WriteReceipt) {
         if case .failed = state {
-            completion(false)
+            receipt.answer(false)
         } else {
-            writeCallbacks.append(WriteCallback(call: completion))
+            receipts.append(receipt)
         }
     }
 
@@ -360,13 +360,13 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             fail(context: context, error) // fails every queued promise
             return
         }
-        if !writeCallbacks.isEmpty {
-            let waiting = writeCallbacks
-            writeCallbacks = []
+        if !receipts.isEmpty {
+            let waiting = receipts
+            receipts.removeAll(keepingCapacity: true)
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenComplete { result in
                 let ok = (try? result.get()) != nil
-                for completion in waiting { completion.call(ok) }
+                for receipt in waiting { receipt.answer(ok) }
             }
             promises.append(written)
         }
@@ -398,12 +398,12 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             for entry in handshake.beforeTransport { entry.promise?.fail(error) }
         }
         state = .failed
-        let queued = promises, waiting = writeCallbacks
+        let queued = promises, waiting = receipts
         promises = []
-        writeCallbacks = []
+        receipts = []
         output = NoiseOutputBuffer()
         for promise in queued { promise.fail(error) }
-        for completion in waiting { completion.call(false) }
+        for receipt in waiting { receipt.answer(false) }
     }
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {
@@ -416,9 +416,3 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 @available(*, unavailable)
 extension NoiseChannelHandler: Sendable {}
 
-/// A `whenWritten` callback as an array element. Wrapped in a struct, the closure keeps its own calling
-/// convention; a bare closure in an array is stored at the most general one, which made each append allocate
-/// a conversion thunk (one allocation per direct message on the relay).
-private struct WriteCallback {
-    let call: (_ written: Bool) -> Void
-}

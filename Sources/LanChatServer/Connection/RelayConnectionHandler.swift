@@ -6,7 +6,7 @@ import NIOCore
 /// One client connection on the relay: registration, routing and storing of envelopes, key lookups,
 /// keep-alive, rate and backpressure limits. Sits behind the Noise handler and cuts the decrypted byte stream
 /// into frames itself (`FrameAssembler`); never sees message contents, which are end-to-end encrypted.
-final class RelayConnectionHandler: ChannelInboundHandler {
+final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -34,6 +34,8 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     /// This connection's place in the sweeper's list while it is in a pipeline.
     var sweepSlot: Int?
     private var slowReaderTimer: Scheduled<Void>?
+    /// The handler's context while it is in a pipeline: a receipt for a direct message may come back later.
+    private var context: ChannelHandlerContext?
     /// Deliveries of the current read batch for sessions on other event loops, handed over at `channelReadComplete`.
     private var deliveries = DeliveryBatch()
     /// Where this sender's recent envelopes went (made on the first `send`; dropped at a sweep when unused or
@@ -64,10 +66,12 @@ final class RelayConnectionHandler: ChannelInboundHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         sweepSlot = sweeper.add(self, context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         if let sweepSlot { sweeper.remove(slot: sweepSlot) }
         sweepSlot = nil
     }
@@ -171,11 +175,21 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         // One clock reading for the rate limit of every frame in this read.
         let now = NIODeadline.now()
         do {
-            while !isClosing, let frame = try frames.next() {
-                handle(frame, at: now, context: context)
+            while !isClosing, var body = try frames.nextBody() {
+                awaitingPong = false
+                readSinceSweep = true
+                // A registered client's `send`, the frame of every message, is decoded and routed without a `Frame`
+                // around it: no enum to copy (and retain the send's buffers again) on the way. Every other frame,
+                // and a `send` before registration, goes through `handle`.
+                if case let .registered(session) = state, body.getInteger(at: body.readerIndex, as: UInt8.self) == Frame.Kind.send.rawValue {
+                    let message = body
+                    receive(try Send(decodingFrame: &body), message: message, from: session, at: now, context: context)
+                } else {
+                    handle(try Frame(decoding: &body), context: context)
+                }
             }
         } catch {
-            errorCaught(context: context, error: error)
+            errorCaught(context: context, error: error as? ProtocolError ?? .malformedFrame("\(error)"))
         }
     }
 
@@ -183,18 +197,10 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         if case .closing = state { true } else { false }
     }
 
-    private func handle(_ frame: Frame, at now: NIODeadline, context: ChannelHandlerContext) {
-        awaitingPong = false
-        readSinceSweep = true
+    private func handle(_ frame: Frame, context: ChannelHandlerContext) {
         switch (state, frame) {
         case let (.authenticated(key), .hello(hello)):
             register(hello, key: key, context: context)
-        case let (.registered(session), .send(send)):
-            guard sendBudget.take(now: now) else {
-                refuse(ErrorFrame(requestID: send.requestID, code: .rateLimited, reason: "more than \(configuration.maxMessagesPerSecond) messages per second; slow down"), closing: false, context: context)
-                return
-            }
-            route(send, from: session, context: context)
         case let (.registered, .lookup(lookup)):
             answer(lookup, context: context)
         case let (.registered, .listUsers(requestID)):
@@ -304,7 +310,17 @@ final class RelayConnectionHandler: ChannelInboundHandler {
 
     // MARK: Routing
 
-    private func route(_ send: Send, from session: ClientSession, context: ChannelHandlerContext) {
+    /// A registered client's envelope (decoded from `message`, its `send` frame): routed unless it is over the
+    /// rate limit.
+    private func receive(_ send: Send, message: ByteBuffer, from session: ClientSession, at now: NIODeadline, context: ChannelHandlerContext) {
+        guard sendBudget.take(now: now) else {
+            refuse(ErrorFrame(requestID: send.requestID, code: .rateLimited, reason: "more than \(configuration.maxMessagesPerSecond) messages per second; slow down"), closing: false, context: context)
+            return
+        }
+        route(send, message: message, from: session, context: context)
+    }
+
+    private func route(_ send: Send, message: ByteBuffer, from session: ClientSession, context: ChannelHandlerContext) {
         let routes = recipientRoutes ?? RecipientRoutes()
         recipientRoutes = routes
         let resolved = routes.match(send.wraps, generation: relay.generation)
@@ -317,19 +333,22 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             return
         }
         if !resolved { routes.resolve(send.wraps, relay: relay, loop: context.eventLoop) }
+        let targets = routes.targets
+        if accepted.isDirect {
+            deliverDirect(send, message: message, to: targets[0].isReachable ? targets[0] : .offline, context: context)
+            return
+        }
         // Encoded on the first online recipient: a send to offline users only never needs it.
         var encoding: DeliveryEncoding?
         var toStore: [Send.Wrap] = []
         var missed: [String] = []
         var delivered = 0
-        var directTarget: RouteTarget?
-        let targets = routes.targets
         // By index: iterating copies of the wraps retained and released each wrap's buffer (8 % of the samples
         // in fan-out).
         for index in send.wraps.indices {
             let target = targets[index]
             guard target.isReachable else {
-                if accepted.isDirect || send.storeForOffline {
+                if send.storeForOffline {
                     toStore.append(send.wraps[index])
                 } else {
                     missed.append(send.wraps[index].recipient)
@@ -337,10 +356,6 @@ final class RelayConnectionHandler: ChannelInboundHandler {
                 continue
             }
             delivered += 1
-            if accepted.isDirect {
-                directTarget = target
-                continue
-            }
             let delivery = encoding ?? DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
             encoding = delivery
             switch target {
@@ -349,53 +364,50 @@ final class RelayConnectionHandler: ChannelInboundHandler {
             case .offline: break
             }
         }
-
-        if let directTarget {
-            deliverDirect(send, accepted: accepted, to: directTarget, context: context)
-            return
-        }
         if toStore.isEmpty {
             outbound.write(.ack(Ack(requestID: send.requestID, delivered: UInt16(delivered), missed: missed)))
         } else {
-            store(send, accepted: accepted, wraps: toStore, delivered: delivered, missed: missed, context: context)
+            store(send, isDirect: false, wraps: toStore, delivered: delivered, missed: missed, context: context)
         }
     }
 
     /// Writes a direct message to its recipient and acknowledges it only once it reached the recipient's
-    /// socket; if that fails (the recipient went away meanwhile), stores it instead.
-    private func deliverDirect(_ send: Send, accepted: SendValidation.Accepted, to target: RouteTarget, context: ChannelHandlerContext) {
-        // Encoded straight into the recipient's output: with one recipient there is nothing to share.
-        let frame = Frame.deliver(Deliver(stored: false, header: send.header, body: send.body, wrap: send.wraps[0].wrap))
+    /// socket; if that fails (the recipient went away meanwhile), or the recipient is offline or backed up,
+    /// stores it instead. The recipient's connection hands back a receipt with the request id and `message`,
+    /// the `send` frame, to store if need be (`delivery(_:wasWritten:)`).
+    private func deliverDirect(_ send: Send, message: ByteBuffer, to target: RouteTarget, context: ChannelHandlerContext) {
         switch target {
         case let .local(recipient):
-            recipient.write(frame) { written in
-                self.directDelivery(send, accepted: accepted, written: written, context: context)
-            }
+            // Encoded straight into the recipient's output: with one recipient there is nothing to share.
+            recipient.deliver(header: send.header, body: send.body, wrap: send.wraps[0].wrap, receipt: WriteReceipt(observer: self, id: send.requestID, bytes: message))
         case let .remote(recipient):
             // Through the batch, behind this read's other deliveries to that loop, so messages keep their order.
-            let sender = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            deliveries.add(direct: frame, to: recipient) { written in
-                sender.eventLoop.execute {
-                    let (handler, context) = sender.value
-                    handler.directDelivery(send, accepted: accepted, written: written, context: context)
-                }
-            }
+            let frame = Frame.deliver(Deliver(stored: false, header: send.header, body: send.body, wrap: send.wraps[0].wrap))
+            deliveries.add(direct: frame, to: recipient, requestID: send.requestID, message: message, sender: SenderOnAnotherLoop(self, loop: context.eventLoop))
         case .offline:
-            directDelivery(send, accepted: accepted, written: false, context: context)
+            store(send, isDirect: true, wraps: send.wraps, delivered: 0, missed: [], context: context)
         }
     }
 
-    private func directDelivery(_ send: Send, accepted: SendValidation.Accepted, written: Bool, context: ChannelHandlerContext) {
+    /// A direct message reached its recipient's socket (acknowledged now), or could not (stored instead).
+    func delivery(_ receipt: WriteReceipt, wasWritten written: Bool) {
         if written {
-            outbound.write(.ack(Ack(requestID: send.requestID, delivered: 1)))
-        } else {
-            store(send, accepted: accepted, wraps: send.wraps, delivered: 0, missed: [], context: context)
+            outbound.write(.ack(Ack(requestID: receipt.id, delivered: 1)))
+            return
+        }
+        var message = receipt.bytes
+        do {
+            let send = try Send(decodingFrame: &message)
+            store(send, isDirect: true, wraps: send.wraps, delivered: 0, missed: [], context: context)
+        } catch {
+            log.error("cannot store a direct message that could not be written: \(error)")
         }
     }
 
     /// Stores `wraps` durably, then acknowledges (or refuses a direct message whose recipient is unknown or full).
-    private func store(_ send: Send, accepted: SendValidation.Accepted, wraps: [Send.Wrap], delivered: Int, missed: [String], context: ChannelHandlerContext) {
-        let allocator = context.channel.allocator
+    /// Without a context (the sender's connection is gone) the message is still stored; nobody is answered.
+    private func store(_ send: Send, isDirect: Bool, wraps: [Send.Wrap], delivered: Int, missed: [String], context: ChannelHandlerContext?) {
+        let allocator = context?.channel.allocator ?? ByteBufferAllocator()
         let stored = DeliveryEncoding(stored: true, header: send.header, body: send.body, allocator: allocator)
         let range = EnvelopeRoutingFields.messageIDRange
         let messageID = send.header.getBytes(at: send.header.readerIndex + range.lowerBound, length: range.count) ?? []
@@ -412,9 +424,9 @@ final class RelayConnectionHandler: ChannelInboundHandler {
         onLoop(context, { try await database.store(deliveries, maxQueued: maxQueued) }) { handler, context, result in
             switch result {
             case let .success(outcome):
-                if accepted.isDirect, let unknown = outcome.unknown.first {
+                if isDirect, let unknown = outcome.unknown.first {
                     handler.write(.error(ErrorFrame(requestID: send.requestID, code: .unknownRecipient, reason: "there is no user named '\(unknown)' on this server")), context: context)
-                } else if accepted.isDirect, let full = outcome.full.first {
+                } else if isDirect, let full = outcome.full.first {
                     handler.write(.error(ErrorFrame(requestID: send.requestID, code: .queueFull, reason: "\(full) already has \(maxQueued) messages waiting; try again after they connect")), context: context)
                 } else {
                     if !outcome.full.isEmpty { handler.log.warning("queue full, not stored for: \(outcome.full.joined(separator: ", "))") }
@@ -473,14 +485,16 @@ final class RelayConnectionHandler: ChannelInboundHandler {
 
     // MARK: Helpers
 
-    /// Runs `work` off the event loop, then `completion` back on it (if the connection is still open).
+    /// Runs `work` off the event loop, then `completion` back on it (if the connection is still open; never
+    /// without a context).
     private func onLoop<T: Sendable>(
-        _ context: ChannelHandlerContext,
+        _ context: ChannelHandlerContext?,
         _ work: @escaping @Sendable () async throws -> T,
         completion: @escaping (RelayConnectionHandler, ChannelHandlerContext, Result<T, any Error>) -> Void
     ) {
-        let promise = context.eventLoop.makePromise(of: T.self)
+        let promise = outbound.loop.makePromise(of: T.self)
         promise.completeWithTask(work)
+        guard let context else { return }
         let loopBound = NIOLoopBound((self, context, completion), eventLoop: context.eventLoop)
         promise.futureResult.whenComplete { result in
             let (handler, context, completion) = loopBound.value

@@ -9,7 +9,7 @@ struct DeliveryBatch {
     private enum Item {
         case delivery(ClientSession, shared: ByteBuffer, wrap: ByteBuffer)
         case frame(ClientSession, ByteBuffer)
-        case direct(ClientSession, Frame, whenWritten: @Sendable (_ written: Bool) -> Void)
+        case direct(ClientSession, Frame, requestID: UInt32, message: ByteBuffer, sender: SenderOnAnotherLoop)
     }
 
     private var remote: [(loop: any EventLoop, items: [Item])] = []
@@ -19,10 +19,10 @@ struct DeliveryBatch {
         append(.delivery(session, shared: shared, wrap: wrap), on: session.loop)
     }
 
-    /// Queues a direct message for `session`, on another event loop; `whenWritten` runs on that loop once the
-    /// write carrying it reached the socket, or failed.
-    mutating func add(direct frame: Frame, to session: ClientSession, whenWritten: @escaping @Sendable (_ written: Bool) -> Void) {
-        append(.direct(session, frame, whenWritten: whenWritten), on: session.loop)
+    /// Queues a direct message for `session`, on another event loop; `sender` is told on its own loop, with
+    /// `requestID` and `message` (the `send` frame), whether the write carrying it reached the socket.
+    mutating func add(direct frame: Frame, to session: ClientSession, requestID: UInt32, message: ByteBuffer, sender: SenderOnAnotherLoop) {
+        append(.direct(session, frame, requestID: requestID, message: message, sender: sender), on: session.loop)
     }
 
     /// Queues an encoded frame for `session`: written at once if it is on `loop` (the caller's), else handed over.
@@ -50,11 +50,29 @@ struct DeliveryBatch {
                     switch item {
                     case let .delivery(session, shared, wrap): session.outbound.value.deliver(shared, wrap)
                     case let .frame(session, frame): session.outbound.value.write(frame)
-                    case let .direct(session, frame, whenWritten): session.outbound.value.write(frame, completion: whenWritten)
+                    case let .direct(session, frame, requestID, message, sender):
+                        session.outbound.value.write(frame, receipt: WriteReceipt(observer: sender, id: requestID, bytes: message))
                     }
                 }
             }
         }
         remote.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Hands a receipt answered on a recipient's event loop to the sender's handler, on the sender's loop.
+final class SenderOnAnotherLoop: WriteObserver, Sendable {
+    private let sender: NIOLoopBound<any WriteObserver>
+
+    /// Call on the sender's loop.
+    init(_ sender: any WriteObserver, loop: any EventLoop) {
+        self.sender = NIOLoopBound(sender, eventLoop: loop)
+    }
+
+    func delivery(_ receipt: WriteReceipt, wasWritten written: Bool) {
+        let sender = sender, id = receipt.id, bytes = receipt.bytes
+        sender.eventLoop.execute {
+            sender.value.delivery(WriteReceipt(observer: sender.value, id: id, bytes: bytes), wasWritten: written)
+        }
     }
 }

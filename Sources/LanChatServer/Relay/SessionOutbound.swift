@@ -39,11 +39,19 @@ final class SessionOutbound {
         flusher.flushSoon(self)
     }
 
-    /// Encodes `frame` straight into the output buffer and calls `completion` with whether the write carrying
+    /// Encodes `frame` straight into the output buffer; `receipt` is handed back with whether the write carrying
     /// it reached the socket.
-    func write(_ frame: Frame, completion: @escaping (_ written: Bool) -> Void) {
+    func write(_ frame: Frame, receipt: WriteReceipt) {
         noise.enqueue { frame.encode(into: &$0) }
-        noise.whenWritten(completion)
+        noise.notify(receipt)
+        flusher.flushSoon(self)
+    }
+
+    /// Encodes a `deliver` frame of these parts straight into the output buffer; `receipt` is handed back with
+    /// whether the write carrying it reached the socket.
+    func deliver(header: ByteBuffer, body: ByteBuffer, wrap: ByteBuffer, receipt: WriteReceipt) {
+        noise.enqueue { Deliver.encodeFrame(stored: false, header: header, body: body, wrap: wrap, into: &$0) }
+        noise.notify(receipt)
         flusher.flushSoon(self)
     }
 
