@@ -1036,7 +1036,7 @@ private final class PlaintextQueue: OutboundQueue {
         for receipt in waiting { receipt.observer.delivery(receipt, wasWritten: true) }
     }
 
-    func notify(_ receipt: WriteReceipt) {
+    func notify(_ receipt: consuming WriteReceipt) {
         written.append(receipt)
     }
 

@@ -300,7 +300,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// Hands `receipt` back to its observer, as written once the write carrying everything queued so far reached
     /// the socket, as not written if it could not (the connection failed or closed first). Whichever flush sends
     /// those bytes, this handler's own or a pipeline flush, answers it. Call on the channel's event loop.
-    public func notify(_ receipt: WriteReceipt) {
+    public func notify(_ receipt: consuming WriteReceipt) {
         if case .failed = state {
             receipt.answer(false)
         } else {
@@ -366,7 +366,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenComplete { result in
                 let ok = (try? result.get()) != nil
-                for receipt in waiting { receipt.answer(ok) }
+                for index in waiting.indices { waiting[index].answer(ok) }
             }
             promises.append(written)
         }
@@ -403,7 +403,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         receipts = []
         output = NoiseOutputBuffer()
         for promise in queued { promise.fail(error) }
-        for receipt in waiting { receipt.answer(false) }
+        for index in waiting.indices { waiting[index].answer(false) }
     }
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {

@@ -12,7 +12,7 @@ public protocol OutboundQueue: AnyObject {
     /// Sends everything queued; `promise` completes once it was written to the socket, or fails.
     func flushNow(promise: EventLoopPromise<Void>?)
     /// Hands `receipt` back to its observer with whether the write carrying everything queued so far reached the socket.
-    func notify(_ receipt: WriteReceipt)
+    func notify(_ receipt: consuming WriteReceipt)
     /// Frees what the connection need not keep while it carries nothing (the Noise handler: its cipher contexts,
     /// made again for the next message): at once with `immediately`, else only if unused since the previous
     /// call, which is meant to be made periodically.

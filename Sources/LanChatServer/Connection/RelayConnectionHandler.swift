@@ -321,8 +321,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     }
 
     private func route(_ send: Send, message: ByteBuffer, from session: ClientSession, context: ChannelHandlerContext) {
-        let routes = recipientRoutes ?? RecipientRoutes()
-        recipientRoutes = routes
+        if recipientRoutes == nil { recipientRoutes = RecipientRoutes() }
+        let routes = recipientRoutes!
         let resolved = routes.match(send.wraps, generation: relay.generation)
         let accepted: SendValidation.Accepted
         do {

@@ -2,6 +2,7 @@ import LanChatCrypto
 import LanChatProtocol
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// Who is online, and the routing of frames between their connections. Shared by every event loop.
 final class Relay: Sendable {
@@ -10,13 +11,10 @@ final class Relay: Sendable {
         case nameTaken
     }
 
-    /// The online sessions by name, and a count of the changes to them.
-    private struct Directory {
-        var sessions: [String: ClientSession] = [:]
-        var generation: UInt64 = 0
-    }
-
-    private let directory = NIOLockedValueBox(Directory())
+    /// The online sessions by name.
+    private let directory = NIOLockedValueBox<[String: ClientSession]>([:])
+    /// Counts the changes to `directory`; changed under its lock, read without it (every envelope reads it).
+    private let changes = Atomic<UInt64>(0)
     private let loopResources = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<LoopResources>]>([:])
 
     /// What `loop`'s connections share (call on that loop).
@@ -31,27 +29,27 @@ final class Relay: Sendable {
 
     /// Registers `session` under its name. A name held by another key is refused; the same key replaces its old session.
     func register(_ session: ClientSession) -> Registration {
-        directory.withLockedValue { directory in
-            let existing = directory.sessions[session.name]
+        directory.withLockedValue { sessions in
+            let existing = sessions[session.name]
             if let existing, existing.key != session.key { return .nameTaken }
-            directory.sessions[session.name] = session
-            directory.generation += 1
+            sessions[session.name] = session
+            changes.add(1, ordering: .releasing)
             return .registered(replaced: existing)
         }
     }
 
     /// Removes `session` if it is still the one registered under its name; true when it was.
     func unregister(_ session: ClientSession) -> Bool {
-        directory.withLockedValue { directory in
-            guard directory.sessions[session.name] === session else { return false }
-            directory.sessions[session.name] = nil
-            directory.generation += 1
+        directory.withLockedValue { sessions in
+            guard sessions[session.name] === session else { return false }
+            sessions[session.name] = nil
+            changes.add(1, ordering: .releasing)
             return true
         }
     }
 
     func session(named name: String) -> ClientSession? {
-        directory.withLockedValue { $0.sessions[name] }
+        directory.withLockedValue { $0[name] }
     }
 
     /// Looks up several names under one lock.
@@ -61,17 +59,17 @@ final class Relay: Sendable {
 
     /// Looks up several names under one lock, with the generation the answer belongs to.
     func resolve(_ names: some Sequence<String>) -> (sessions: [ClientSession?], generation: UInt64) {
-        directory.withLockedValue { directory in (names.map { directory.sessions[$0] }, directory.generation) }
+        directory.withLockedValue { sessions in (names.map { sessions[$0] }, changes.load(ordering: .relaxed)) }
     }
 
     /// Changes whenever a session registers or leaves: a lookup made at the same generation is still true.
-    var generation: UInt64 { directory.withLockedValue { $0.generation } }
+    var generation: UInt64 { changes.load(ordering: .acquiring) }
 
     func everyone() -> [ClientSession] {
-        directory.withLockedValue { Array($0.sessions.values) }
+        directory.withLockedValue { Array($0.values) }
     }
 
-    var onlineCount: Int { directory.withLockedValue { $0.sessions.count } }
+    var onlineCount: Int { directory.withLockedValue { $0.count } }
 
     /// Writes each item's frame to its session (called on `loop`), flushed at the end of each loop's tick.
     func write(_ items: [(session: ClientSession, frame: ByteBuffer)], from loop: any EventLoop) {

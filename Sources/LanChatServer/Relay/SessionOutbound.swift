@@ -41,17 +41,17 @@ final class SessionOutbound {
 
     /// Encodes `frame` straight into the output buffer; `receipt` is handed back with whether the write carrying
     /// it reached the socket.
-    func write(_ frame: Frame, receipt: WriteReceipt) {
+    func write(_ frame: Frame, receipt: consuming WriteReceipt) {
         noise.enqueue { frame.encode(into: &$0) }
-        noise.notify(receipt)
+        noise.notify(consume receipt)
         flusher.flushSoon(self)
     }
 
     /// Encodes a `deliver` frame of these parts straight into the output buffer; `receipt` is handed back with
     /// whether the write carrying it reached the socket.
-    func deliver(header: ByteBuffer, body: ByteBuffer, wrap: ByteBuffer, receipt: WriteReceipt) {
+    func deliver(header: ByteBuffer, body: ByteBuffer, wrap: ByteBuffer, receipt: consuming WriteReceipt) {
         noise.enqueue { Deliver.encodeFrame(stored: false, header: header, body: body, wrap: wrap, into: &$0) }
-        noise.notify(receipt)
+        noise.notify(consume receipt)
         flusher.flushSoon(self)
     }
 
