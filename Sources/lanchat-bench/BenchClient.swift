@@ -68,6 +68,8 @@ private final class BenchReceiver: ChannelInboundHandler {
     private let name: String
     private let welcome: EventLoopPromise<Void>
     private let observer: (any BenchObserver)?
+    /// What `observer` forwards to, once it is known: deliveries go straight to it.
+    private var resolvedObserver: (any BenchObserver)?
     private let client: NIOLockedValueBoxLite<BenchClient?>
     private var cachedClient: BenchClient?
     private var frames = FrameAssembler(maxFrameLength: ProtocolLimits.maxServerFrameLength)
@@ -93,10 +95,15 @@ private final class BenchReceiver: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         frames.append(unwrapInboundIn(data))
+        if resolvedObserver == nil {
+            // Until the workload sets its counter, deliveries go through the forwarder.
+            resolvedObserver = observer is ForwardingObserver ? (observer as? ForwardingObserver)?.resolved : observer
+        }
+        let me = me, deliveries = resolvedObserver ?? observer
         do {
             while var frame = try frames.nextBody() {
                 if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == Frame.Kind.deliver.rawValue {
-                    if let me { observer?.delivered(frame, to: me) }
+                    if let me { deliveries?.delivered(frame, to: me) }
                 } else {
                     handle(try Frame(decoding: &frame), context: context)
                 }

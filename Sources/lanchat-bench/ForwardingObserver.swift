@@ -6,6 +6,9 @@ import NIOConcurrencyHelpers
 final class ForwardingObserver: BenchObserver {
     let target = NIOLockedValueBox<(any BenchObserver)?>(nil)
 
+    /// The counter once it is set, for a receiver to keep (and skip this forwarder's lock per delivery).
+    var resolved: (any BenchObserver)? { target.withLockedValue { $0 } }
+
     func delivered(_ frame: ByteBuffer, to client: BenchClient) {
         target.withLockedValue { $0 }?.delivered(frame, to: client)
     }

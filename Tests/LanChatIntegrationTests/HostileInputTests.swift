@@ -1016,9 +1016,10 @@ private final class PlaintextQueue: OutboundQueue {
         channel.write(bytes, promise: nil)
     }
 
-    func enqueue(_ first: ByteBuffer, _ second: ByteBuffer) {
-        var buffer = first
-        buffer.writeImmutableBuffer(second)
+    func enqueue(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+        var buffer = channel.allocator.buffer(capacity: first.count + second.count)
+        buffer.writeBytes(first)
+        buffer.writeBytes(second)
         channel.write(buffer, promise: nil)
     }
 

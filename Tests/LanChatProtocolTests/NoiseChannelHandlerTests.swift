@@ -154,16 +154,23 @@ struct NoiseChannelHandlerTests {
         noise.enqueue(ByteBuffer(bytes: Self.secret))
         peers.client.channel.write(ByteBuffer(bytes: Self.reply), promise: nil)
         noise.enqueue { $0.writeBytes(big) }
-        noise.enqueue(ByteBuffer(bytes: [1, 2, 3]), ByteBuffer(bytes: [4, 5]))
+        [UInt8]([1, 2, 3]).withUnsafeBytes { first in [UInt8]([4, 5]).withUnsafeBytes { noise.enqueue(first, $0) } }
+        // A two-part delivery whose parts cross the end of a Noise message.
+        let head = [UInt8](repeating: 0xA5, count: 40_000), tail = [UInt8](repeating: 0x5A, count: 30_000)
+        head.withUnsafeBytes { first in tail.withUnsafeBytes { noise.enqueue(first, $0) } }
         let written = peers.client.channel.eventLoop.makePromise(of: Void.self)
         noise.flushNow(promise: written)
         try written.futureResult.wait()
         let sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
         #expect(try peers.client.channel.readOutbound(as: ByteBuffer.self) == nil)
         let lengths = try sent.noiseMessageLengths()
-        #expect(lengths.count == 3 && lengths.allSatisfy { $0 <= ProtocolLimits.maxNoiseMessage })
+        let expected = Self.secret + Self.reply + big + [1, 2, 3, 4, 5] + head + tail
+        // Every message but the last is full.
+        let full = ProtocolLimits.maxNoisePlaintext
+        #expect(lengths.count == (expected.count + full - 1) / full && lengths.allSatisfy { $0 <= ProtocolLimits.maxNoiseMessage })
+        #expect(lengths.dropLast().allSatisfy { $0 == full + AESGCMKey.tagCount })
         try peers.deliver(sent, to: peers.server)
-        #expect(try peers.server.received() == Self.secret + Self.reply + big + [1, 2, 3, 4, 5])
+        #expect(try peers.server.received() == expected)
         try peers.finish()
     }
 

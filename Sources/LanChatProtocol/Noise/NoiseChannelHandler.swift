@@ -255,13 +255,15 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     /// Queues a copy of `first`, then of `second` (a delivery's shared part and its wrap) in one call.
-    public func enqueue(_ first: ByteBuffer, _ second: ByteBuffer) {
+    public func enqueue(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
         switch state {
         case .failed:
             break
         case let .handshaking(handshake):
-            handshake.beforeTransport.append((first, nil))
-            handshake.beforeTransport.append((second, nil))
+            var buffer = allocator.buffer(capacity: first.count + second.count)
+            buffer.writeBytes(first)
+            buffer.writeBytes(second)
+            handshake.beforeTransport.append((buffer, nil))
         case .transport:
             output.append(first, second, allocator: allocator)
         }

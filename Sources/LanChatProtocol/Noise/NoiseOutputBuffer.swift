@@ -20,35 +20,45 @@ struct NoiseOutputBuffer {
 
     /// Appends a copy of `bytes`.
     mutating func append(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) {
-        if buffer == nil { start(capacity: bytes.readableBytes, allocator: allocator) }
-        if buffer!.writerIndex + bytes.readableBytes <= openMessageEnd {
-            buffer!.writeImmutableBuffer(bytes)
-            return
-        }
-        var bytes = bytes
-        while bytes.readableBytes > room {
-            var head = bytes.readSlice(length: room)!
-            buffer!.writeBuffer(&head)
-            startMessage()
-        }
-        buffer!.writeBuffer(&bytes)
+        bytes.withUnsafeReadableBytes { append($0, allocator: allocator) }
     }
 
-    /// Appends a copy of `first`, then of `second`.
-    mutating func append(_ first: ByteBuffer, _ second: ByteBuffer, allocator: ByteBufferAllocator) {
-        if buffer == nil { start(capacity: first.readableBytes + second.readableBytes, allocator: allocator) }
-        let count = first.readableBytes + second.readableBytes
-        if buffer!.writerIndex + count <= openMessageEnd {
-            // One raw copy of each into the buffer's storage: fewer ByteBuffer calls, each of which pays a
-            // run-time exclusivity check inside NIO.
-            buffer!.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
-                first.withUnsafeReadableBytes { out.copyMemory(from: $0) }
-                second.withUnsafeReadableBytes { UnsafeMutableRawBufferPointer(rebasing: out[first.readableBytes...]).copyMemory(from: $0) }
-                return count
-            }
-        } else {
+    /// Appends a copy of `bytes`, cut into further messages where the one being filled is full.
+    mutating func append(_ bytes: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) {
+        if buffer == nil { start(capacity: bytes.count, allocator: allocator) }
+        var rest = bytes
+        while rest.count > room {
+            let head = room
+            write(UnsafeRawBufferPointer(rebasing: rest[..<head]))
+            rest = UnsafeRawBufferPointer(rebasing: rest[head...])
+            startMessage()
+        }
+        write(rest)
+    }
+
+    /// Appends a copy of `first`, then of `second` (a delivery's shared part and its wrap): one raw copy of each
+    /// when both fit in the message being filled, the common case.
+    mutating func append(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) {
+        if buffer == nil { start(capacity: first.count + second.count, allocator: allocator) }
+        let count = first.count + second.count
+        guard count <= room else {
             append(first, allocator: allocator)
             append(second, allocator: allocator)
+            return
+        }
+        buffer!.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
+            out.copyMemory(from: first)
+            UnsafeMutableRawBufferPointer(rebasing: out[first.count...]).copyMemory(from: second)
+            return count
+        }
+    }
+
+    /// Copies `bytes`, which fit in the message being filled, to the end of the buffer.
+    private mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        buffer!.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.count) { out in
+            out.copyMemory(from: bytes)
+            return bytes.count
         }
     }
 

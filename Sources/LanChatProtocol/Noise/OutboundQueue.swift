@@ -5,8 +5,8 @@ import NIOCore
 public protocol OutboundQueue: AnyObject {
     /// Queues a copy of `bytes`.
     func enqueue(_ bytes: ByteBuffer)
-    /// Queues a copy of `first`, then of `second`.
-    func enqueue(_ first: ByteBuffer, _ second: ByteBuffer)
+    /// Queues a copy of `first`, then of `second` (memory the caller keeps valid for the call).
+    func enqueue(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer)
     /// Lets `encode` write the bytes straight into the queue.
     func enqueue(encoding encode: (inout ByteBuffer) -> Void)
     /// Sends everything queued; `promise` completes once it was written to the socket, or fails.

@@ -338,30 +338,36 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             deliverDirect(send, message: message, to: targets[0].isReachable ? targets[0] : .offline, context: context)
             return
         }
-        // Encoded on the first online recipient: a send to offline users only never needs it.
-        var encoding: DeliveryEncoding?
+        let delivery = DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
         var toStore: [Send.Wrap] = []
         var missed: [String] = []
         var delivered = 0
-        // By index: iterating copies of the wraps retained and released each wrap's buffer (8 % of the samples
-        // in fan-out).
-        for index in send.wraps.indices {
-            let target = targets[index]
-            guard target.isReachable else {
-                if send.storeForOffline {
-                    toStore.append(send.wraps[index])
-                } else {
-                    missed.append(send.wraps[index].recipient)
+        func unreachable(_ wrap: Send.Wrap) {
+            if send.storeForOffline { toStore.append(wrap) } else { missed.append(wrap.recipient) }
+        }
+        // Through raw views of the shared part and of the wraps, and the unretained outbounds of recipients on this
+        // loop: per recipient, no reference count is touched and no buffer is copied but into its output.
+        delivery.shared.withUnsafeReadableBytes { shared in
+            send.wraps.withUnsafeBufferPointer { wraps in
+                let locals = routes.localOutbounds
+                for index in wraps.indices {
+                    if let local = locals[index] {
+                        let reached = local._withUnsafeGuaranteedRef { outbound in
+                            guard outbound.isWritable else { return false }
+                            wraps[index].wrap.withUnsafeReadableBytes { outbound.deliver(shared, $0) }
+                            return true
+                        }
+                        if reached { delivered += 1 } else { unreachable(wraps[index]) }
+                        continue
+                    }
+                    switch targets[index] {
+                    case let .remote(recipient) where recipient.channel.isWritable:
+                        delivered += 1
+                        deliveries.add(delivery.shared, wraps[index].wrap, to: recipient)
+                    default:
+                        unreachable(wraps[index])
+                    }
                 }
-                continue
-            }
-            delivered += 1
-            let delivery = encoding ?? DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
-            encoding = delivery
-            switch target {
-            case let .local(outbound): outbound.deliver(delivery.shared, send.wraps[index].wrap)
-            case let .remote(recipient): deliveries.add(delivery.shared, send.wraps[index].wrap, to: recipient)
-            case .offline: break
             }
         }
         if toStore.isEmpty {
