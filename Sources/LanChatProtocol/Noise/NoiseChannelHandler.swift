@@ -45,20 +45,22 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     private var state: State
+    /// Whether a message was encrypted or decrypted since the cipher contexts were last checked or released.
+    private var usedCipher = false
     /// The session's cipher states, once the handshake is done.
     private var transport: NoiseTransport?
     private var context: ChannelHandlerContext?
     /// The start of a Noise message whose bytes have not all arrived.
     private var partialMessage: ByteBuffer?
-    /// The channel's allocator, kept so that queueing bytes touches no other object.
-    private var allocator = ByteBufferAllocator()
+    /// Where this handler's buffers come from: NIO's default allocator, which every channel of LanChat's uses
+    /// (a copy of the channel's own, 32 bytes, was kept per connection before).
+    private static let allocator = ByteBufferAllocator()
+    private var allocator: ByteBufferAllocator { Self.allocator }
     private var output = NoiseOutputBuffer()
     /// Promises of writes that are in `output`, completed with the write that carries them.
     private var promises: [EventLoopPromise<Void>] = []
     /// Handed back with whether the write carrying what was queued before them reached the socket (`notify`).
     private var receipts: [WriteReceipt] = []
-    /// Whether a message was encrypted or decrypted since the cipher contexts were last checked or released.
-    private var usedCipher = false
 
     /// - Parameters:
     ///   - role: `.initiator` for a client, `.responder` for the server.
@@ -75,7 +77,6 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        allocator = context.channel.allocator
         if context.channel.isActive { start(context: context) }
     }
 

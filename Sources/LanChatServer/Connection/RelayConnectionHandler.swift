@@ -23,13 +23,13 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     /// This connection's peer and key, for its log lines.
     private var tags = ConnectionLog.Tags()
     private var state = State.handshaking
-    /// The registration to undo when the connection ends, whatever state it ends in.
-    private var session: ClientSession?
-    private var sendBudget: TokenBucket
     private var awaitingPong = false
     /// Whether a frame arrived since the last sweep, and for how long none has.
     private var readSinceSweep = false
     private var silentNanoseconds: Int64 = 0
+    /// The registration to undo when the connection ends, whatever state it ends in.
+    private var session: ClientSession?
+    private var sendBudget: TokenBucket
     private let sweeper: ConnectionSweeper
     /// This connection's place in the sweeper's list while it is in a pipeline.
     var sweepSlot: Int?

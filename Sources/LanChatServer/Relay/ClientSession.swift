@@ -17,7 +17,7 @@ final class ClientSession: Sendable {
         self.wantsPresence = wantsPresence
         self.key = key
         self.channel = channel
-        self.outbound = LoopConfined(outbound, loop: outbound.loop)
+        self.outbound = LoopConfined(outbound)
     }
 
     /// The connection's event loop.

@@ -5,7 +5,7 @@ import NIOCore
 /// Noise handler's output buffer (its `OutboundQueue`) and flushed once at the end of the loop's tick
 /// (`TickFlusher`), so all that a tick produces for one connection leaves as one encryption pass and one
 /// system call. A direct delivery can ask to be told whether the write carrying it reached the socket.
-final class SessionOutbound {
+final class SessionOutbound: LoopBound {
     let loop: any EventLoop
     private let noise: any OutboundQueue
     private let flusher: TickFlusher
