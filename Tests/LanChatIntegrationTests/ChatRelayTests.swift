@@ -176,6 +176,44 @@ struct ChatRelayTests {
         await server.stop()
     }
 
+    @Test("broadcasts to receivers on both event loops reach each of them once, in order, each with its own wrap")
+    func broadcastsAcrossEventLoops() async throws {
+        let server = try await TestServer.start(threads: 2)
+        let sender = try await RawClient(port: server.server.port)
+        try await sender.register(as: "sender", wantsPresence: false)
+        var receivers: [(name: String, key: PrivateKey, client: RawClient)] = []
+        for index in 0..<7 {
+            let key = try PrivateKey()
+            let client = try await RawClient(port: server.server.port, key: key)
+            try await client.register(as: "r\(index)", wantsPresence: false)
+            receivers.append(("r\(index)", key, client))
+        }
+        let sealer = EnvelopeSealer(senderName: "sender", identity: sender.key)
+        let recipients = receivers.map { EnvelopeRecipient(name: $0.name, publicKey: $0.key.publicKey) }
+        let count = 30
+        for requestID in 1...count {
+            try await sender.send(.send(sendFrame(try sealer.seal(Array("\u{1}broadcast \(requestID)".utf8), kind: .broadcast, to: recipients), requestID: UInt32(requestID))))
+        }
+        let acks = try await sender.waitFor("the last acknowledgement") { if case let .ack(ack) = $0 { ack.requestID == UInt32(count) } else { false } }
+        #expect(acks == .ack(Ack(requestID: UInt32(count), delivered: UInt16(receivers.count))))
+        for receiver in receivers {
+            let opener = EnvelopeOpener(recipientName: receiver.name, identity: receiver.key)
+            let deadline = ContinuousClock.now + .seconds(10)
+            var texts: [String] = []
+            while texts.count < count, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+                texts = try receiver.client.frames.compactMap { frame -> String? in
+                    guard case let .deliver(deliver) = frame else { return nil }
+                    let opened = try opener.open(header: Array(deliver.header.readableBytesView), body: Array(deliver.body.readableBytesView), wrap: Array(deliver.wrap.readableBytesView))
+                    return String(decoding: opened.plaintext.dropFirst(), as: UTF8.self)
+                }
+            }
+            #expect(texts == (1...count).map { "broadcast \($0)" }, "\(receiver.name)")
+        }
+        for client in [sender] + receivers.map(\.client) { await client.close() }
+        await server.stop()
+    }
+
     @Test("a client claiming a name held by another key is refused")
     func nameClaimedByAnotherKey() async throws {
         let server = try await TestServer.start()

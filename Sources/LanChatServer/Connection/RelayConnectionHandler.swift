@@ -360,13 +360,23 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
                         if reached { delivered += 1 } else { unreachable(wraps[index]) }
                         continue
                     }
-                    switch targets[index] {
-                    case let .remote(recipient) where recipient.channel.isWritable:
-                        delivered += 1
-                        deliveries.add(delivery.shared, wraps[index].wrap, to: recipient)
-                    default:
-                        unreachable(wraps[index])
+                    // Recipients on other loops are handed over below, one envelope per loop.
+                    if case .offline = targets[index] { unreachable(wraps[index]) }
+                }
+                for group in routes.remoteGroups {
+                    // Those whose connection is backed up now get nothing; the others are counted as delivered.
+                    var reached: [RemoteRecipient]?
+                    for (position, recipient) in group.recipients.enumerated() {
+                        if recipient.session.channel.isWritable {
+                            delivered += 1
+                            reached?.append(recipient)
+                        } else {
+                            if reached == nil { reached = Array(group.recipients[..<position]) }
+                            unreachable(wraps[recipient.wrapIndex])
+                        }
                     }
+                    let recipients = reached ?? group.recipients
+                    if !recipients.isEmpty { deliveries.add(envelope: delivery.shared, wraps: send.wraps, to: recipients, on: group.loop) }
                 }
             }
         }

@@ -7,16 +7,17 @@ import NIOCore
 /// loop are written at once; their flush comes at the end of the tick.)
 struct DeliveryBatch {
     private enum Item {
-        case delivery(ClientSession, shared: ByteBuffer, wrap: ByteBuffer)
+        case envelope(shared: ByteBuffer, wraps: [Send.Wrap], recipients: [RemoteRecipient])
         case frame(ClientSession, ByteBuffer)
         case direct(ClientSession, Frame, requestID: UInt32, message: ByteBuffer, sender: SenderOnAnotherLoop)
     }
 
     private var remote: [(loop: any EventLoop, items: [Item])] = []
 
-    /// Queues one delivery (shared part, then the recipient's wrap) for `session`, on another event loop.
-    mutating func add(_ shared: ByteBuffer, _ wrap: ByteBuffer, to session: ClientSession) {
-        append(.delivery(session, shared: shared, wrap: wrap), on: session.loop)
+    /// Queues one envelope for `recipients`, on the other event loop `loop`: each gets the shared part, then its
+    /// own of `wraps`. That loop makes the copies; this one hands over three references.
+    mutating func add(envelope shared: ByteBuffer, wraps: [Send.Wrap], to recipients: [RemoteRecipient], on loop: any EventLoop) {
+        append(.envelope(shared: shared, wraps: wraps, recipients: recipients), on: loop)
     }
 
     /// Queues a direct message for `session`, on another event loop; `sender` is told on its own loop, with
@@ -48,7 +49,7 @@ struct DeliveryBatch {
             loop.execute {
                 for item in items {
                     switch item {
-                    case let .delivery(session, shared, wrap): session.outbound.value.deliver(shared, wrap)
+                    case let .envelope(shared, wraps, recipients): Self.deliver(shared, wraps, to: recipients)
                     case let .frame(session, frame): session.outbound.value.write(frame)
                     case let .direct(session, frame, requestID, message, sender):
                         session.outbound.value.write(frame, receipt: WriteReceipt(observer: sender, id: requestID, bytes: message))
@@ -57,6 +58,18 @@ struct DeliveryBatch {
             }
         }
         remote.removeAll(keepingCapacity: true)
+    }
+
+    /// Copies an envelope into the outputs of `recipients` (on the calling loop).
+    private static func deliver(_ shared: ByteBuffer, _ wraps: [Send.Wrap], to recipients: [RemoteRecipient]) {
+        shared.withUnsafeReadableBytes { shared in
+            wraps.withUnsafeBufferPointer { wraps in
+                for recipient in recipients {
+                    let outbound = recipient.session.outbound.value
+                    wraps[recipient.wrapIndex].wrap.withUnsafeReadableBytes { outbound.deliver(shared, $0) }
+                }
+            }
+        }
     }
 }
 

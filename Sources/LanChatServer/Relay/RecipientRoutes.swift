@@ -33,6 +33,9 @@ final class RecipientRoutes {
     /// which keeps them alive, held here without a reference count, so that the fan-out loop touches each
     /// recipient without retaining and releasing it (a tenth of the relay's time at 1,000 recipients).
     private(set) var localOutbounds: [Unmanaged<SessionOutbound>?] = []
+    /// The targets on other event loops, grouped by loop: an envelope is handed to each other loop once, with
+    /// its recipients there, and that loop makes their copies.
+    private(set) var remoteGroups: [RemoteGroup] = []
 
     /// Whether `wraps` name exactly the resolved recipients, in order, at the relay's current `generation`.
     func match(_ wraps: [Send.Wrap], generation: UInt64) -> Bool {
@@ -52,6 +55,28 @@ final class RecipientRoutes {
         localOutbounds = targets.map { target in
             if case let .local(outbound) = target { Unmanaged.passUnretained(outbound) } else { nil }
         }
+        remoteGroups = []
+        for (index, target) in targets.enumerated() {
+            guard case let .remote(session) = target else { continue }
+            let recipient = RemoteRecipient(wrapIndex: index, session: session)
+            if let group = remoteGroups.firstIndex(where: { $0.loop === session.loop }) {
+                remoteGroups[group].recipients.append(recipient)
+            } else {
+                remoteGroups.append(RemoteGroup(loop: session.loop, recipients: [recipient]))
+            }
+        }
         generation = resolved.generation
     }
+}
+
+/// The recipients of an envelope on one other event loop.
+struct RemoteGroup {
+    let loop: any EventLoop
+    var recipients: [RemoteRecipient]
+}
+
+/// A recipient on another event loop, and which of the envelope's wraps is theirs.
+struct RemoteRecipient: Sendable {
+    let wrapIndex: Int
+    let session: ClientSession
 }

@@ -21,15 +21,8 @@ final class SessionOutbound: LoopBound {
         self.loop = loop
     }
 
-    /// Queues one delivery: its shared part, then the recipient's wrap.
-    func deliver(_ shared: ByteBuffer, _ wrap: ByteBuffer) {
-        shared.withUnsafeReadableBytes { shared in
-            wrap.withUnsafeReadableBytes { wrap in deliver(shared, wrap) }
-        }
-    }
-
-    /// Queues one delivery from memory the caller keeps valid for the call (the fan-out loop's own view of the
-    /// shared part and of the received `send` frame).
+    /// Queues one delivery, its shared part then the recipient's wrap, from memory the caller keeps valid for the
+    /// call (the fan-out loop's own view of the shared part and of the received `send` frame).
     func deliver(_ shared: UnsafeRawBufferPointer, _ wrap: UnsafeRawBufferPointer) {
         noise.enqueue(shared, wrap)
         flusher.flushSoon(self)
