@@ -596,7 +596,7 @@ struct HostileInputTests {
             // An acknowledged broadcast was handed to both connections; an unacknowledged one should still not be lost.
             let reachedBob = await fuzzWait(timeout: 5) { bobLog.messages.contains { $0.text == text } }
             let reachedCarol = await fuzzWait(timeout: 1) { carolLog.messages.contains { $0.text == text } }
-            #expect(reachedBob && reachedCarol, "\(text): acknowledged \(acknowledged), reached bob \(reachedBob), carol \(reachedCarol); mallory got \(mallory.frames)")
+            #expect(reachedBob && reachedCarol, "\(text): acknowledged \(acknowledged), reached bob \(reachedBob), carol \(reachedCarol); mallory got \(mallory.frames); rejected at bob \(bobLog.rejections), at carol \(carolLog.rejections)")
             await mallory.close()
         }
         await bob.close()
