@@ -35,7 +35,7 @@ extension Frame {
             let key = status == .unknown ? nil : try frame.readKey("key")
             self = .lookupResult(LookupResult(requestID: requestID, name: name, status: status, key: key))
         case .send:
-            self = .send(try Send(decodingFields: &frame))
+            self = .send(try Send.readFields(&frame))
         case .deliver:
             let stored = try frame.readFlags("deliver flags")
             self = .deliver(Deliver(stored: stored, header: try frame.readBytes16("header"), body: try frame.readBytes32("body"), wrap: try frame.readBytes16("wrap")))
@@ -126,26 +126,29 @@ extension Send {
     /// as `Frame(decoding:)` for a `send`, without wrapping it in a `Frame` (the relay's path for every message).
     public init(decodingFrame frame: inout ByteBuffer) throws(ProtocolError) {
         guard frame.readInteger(as: UInt8.self) == Frame.Kind.send.rawValue else { throw ProtocolError.malformedFrame("not a send frame") }
+        let send: Send
         do {
-            try self.init(decodingFields: &frame)
-            guard frame.readableBytes == 0 else { throw ProtocolError.malformedFrame("\(frame.readableBytes) unexpected bytes after a \(Frame.Kind.send) frame") }
+            send = try Self.readFields(&frame)
         } catch {
             throw error as? ProtocolError ?? .malformedFrame("\(error)")
         }
+        guard frame.readableBytes == 0 else { throw ProtocolError.malformedFrame("\(frame.readableBytes) unexpected bytes after a \(Frame.Kind.send) frame") }
+        self = send
     }
 
     /// Reads the fields of a `send` frame, after its type byte.
-    fileprivate init(decodingFields frame: inout ByteBuffer) throws {
-        requestID = try frame.readWireInteger("request id")
-        storeForOffline = try frame.readFlags("send flags")
-        header = try frame.readBytes16("header")
-        body = try frame.readBytes32("body")
+    fileprivate static func readFields(_ frame: inout ByteBuffer) throws -> Send {
+        let requestID: UInt32 = try frame.readWireInteger("request id")
+        let storeForOffline = try frame.readFlags("send flags")
+        let header = try frame.readBytes16("header")
+        let body = try frame.readBytes32("body")
         let count: UInt16 = try frame.readWireInteger("wrap count")
-        wraps = []
+        var wraps: [Wrap] = []
         wraps.reserveCapacity(Int(count))
         for _ in 0..<count {
-            wraps.append(Send.Wrap(recipient: try frame.readString8("recipient"), wrap: try frame.readBytes16("wrap")))
+            wraps.append(Wrap(recipient: try frame.readString8("recipient"), wrap: try frame.readBytes16("wrap")))
         }
+        return Send(requestID: requestID, storeForOffline: storeForOffline, header: header, body: body, wraps: wraps)
     }
 }
 
