@@ -97,7 +97,7 @@ private final class BenchReceiver: ChannelInboundHandler {
         frames.append(unwrapInboundIn(data))
         if resolvedObserver == nil {
             // Until the workload sets its counter, deliveries go through the forwarder.
-            resolvedObserver = observer is ForwardingObserver ? (observer as? ForwardingObserver)?.resolved : observer
+            if let forwarding = observer as? ForwardingObserver { resolvedObserver = forwarding.resolved } else { resolvedObserver = observer }
         }
         let me = me, deliveries = resolvedObserver ?? observer
         do {

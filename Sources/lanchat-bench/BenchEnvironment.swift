@@ -1,3 +1,4 @@
+import Foundation
 import LanChatServer
 import NIOCore
 import NIOPosix
@@ -14,12 +15,20 @@ struct BenchEnvironment {
         return BenchEnvironment(server: server, group: MultiThreadedEventLoopGroup(numberOfThreads: options.threads), options: options)
     }
 
-    /// Adds the CPU shares measured since `meter` started.
+    /// Adds the CPU shares measured since `meter` started. With several server event loops, also each loop's share
+    /// of a core and the busiest loop's part of their total: the server cannot go faster than that loop, so with
+    /// one core per loop at the same CPU cost per delivery its throughput would grow at most total / busiest times
+    /// (`loop_scaling_bound`).
     func addCPU(_ meter: CPUMeter, to report: inout Report) {
+        let loopShares = meter.serverLoopShares()
         let (serverCPU, benchCPU) = meter.shares()
         if let serverCPU { report.add("server_cpu_pct", serverCPU) }
         if let benchCPU { report.add("bench_cpu_pct", benchCPU) }
         report.add("server_threads", options.serverThreads)
+        if loopShares.count > 1, let busiest = loopShares.first, busiest > 0 {
+            report.add("server_loop_cpu_pct", loopShares.map { String(format: "%.1f", $0) }.joined(separator: "/"))
+            report.add("loop_scaling_bound", loopShares.reduce(0, +) / busiest)
+        }
     }
 
     func finish(closing clients: [BenchClient]) async throws {

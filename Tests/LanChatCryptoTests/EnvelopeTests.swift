@@ -304,6 +304,21 @@ struct EnvelopeTests {
         #expect(throws: CryptoError.invalidPublicKey) { try sealer.seal(plaintext, kind: .broadcast, to: recipients) }
     }
 
+    @Test("an opener that refused a wrap with a low-order or foreign ephemeral key still opens the next envelopes")
+    func openerAfterRefusedEphemerals() throws {
+        let opener = bob.opener
+        let envelope = try alice.sealer.seal(plaintext, kind: .direct(recipient: "bob"), to: [bob.recipient])
+        let wrap = try bob.wrap(in: envelope)
+        let lowOrder = [UInt8](repeating: 0, count: 32) + wrap.dropFirst(32)
+        let foreign = try PrivateKey().publicKey.rawRepresentation + wrap.dropFirst(32)
+        for bad in [lowOrder, foreign, lowOrder] {
+            #expect(throws: EnvelopeError.wrapRejected) { try opener.open(header: envelope.header, body: envelope.body, wrap: bad) }
+            #expect(try opener.open(header: envelope.header, body: envelope.body, wrap: wrap).plaintext == plaintext)
+        }
+        let next = try alice.sealer.seal(Array("and another".utf8), kind: .direct(recipient: "bob"), to: [bob.recipient])
+        #expect(try opener.open(header: next.header, body: next.body, wrap: bob.wrap(in: next)).plaintext == Array("and another".utf8))
+    }
+
     @Test("one opener opens envelopes from several senders on several threads at once, each to its own plaintext")
     func openerOnSeveralThreads() async throws {
         let senders = try (0..<4).map { try Party("sender\($0)") }

@@ -178,6 +178,8 @@ struct ChatRelayTests {
 
     @Test("broadcasts to receivers on both event loops reach each of them once, in order, each with its own wrap")
     func broadcastsAcrossEventLoops() async throws {
+        // The server's event-loop group hands accepted connections to its loops in turn (SwiftNIO's `next()` is
+        // round-robin), so the receivers sit on both loops whatever loop the sender is on.
         let server = try await TestServer.start(threads: 2)
         let sender = try await RawClient(port: server.server.port)
         try await sender.register(as: "sender", wantsPresence: false)

@@ -568,6 +568,40 @@ struct HostileInputTests {
         await bob.close()
         await server.stop()
     }
+    @Test("a direct message whose write to its online recipient fails is stored for them and acknowledged as stored, not as delivered")
+    func failedDirectWriteIsStored() async throws {
+        let folder = try FuzzScratchFolder()
+        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: folder.path + "/server", threads: 1)
+        var logger = Logger(label: "test.failed-write")
+        logger.logLevel = .critical
+        let database = try ServerDatabase(dataDirectory: configuration.dataDirectory)
+        let services = RelayServices(relay: Relay(), database: database, configuration: configuration, logger: logger)
+        let loop = NIOAsyncTestingEventLoop()
+        let aliceKey = try PrivateKey(), bobKey = try PrivateKey()
+        let alice = try await FuzzPipe.open(services: services, key: aliceKey.publicKey, loop: loop, registeringAs: "alice")
+        let bob = try await FuzzPipe.open(services: services, key: bobKey.publicKey, loop: loop, registeringAs: "bob", writesFail: true)
+        let envelope = try EnvelopeSealer(senderName: "alice", identity: aliceKey).seal(
+            MessageBytes.text("lost on the way"), kind: .direct(recipient: "bob"), to: [EnvelopeRecipient(name: "bob", publicKey: bobKey.publicKey)]
+        )
+        try await loop.executeInContext {
+            let pipeline = alice.channel.pipeline.syncOperations
+            pipeline.fireChannelRead(NIOAny(Frame.send(sendFrame(envelope, requestID: 9)).encoded()))
+            pipeline.fireChannelReadComplete()
+        }
+        // The testing loop runs what the relay schedules from inside it (the end-of-tick flush) only when told to.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while alice.acks.isEmpty, ContinuousClock.now < deadline {
+            await loop.run()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(alice.acks == [Ack(requestID: 9, delivered: 0, stored: 1)])
+        #expect(try await database.queuedCount(for: "bob") == 1)
+        #expect(alice.errorFrames.isEmpty && bob.errorFrames.isEmpty)
+        let problems = try await loop.executeInContext { alice.retire() + bob.retire() }
+        #expect(problems.isEmpty, "\(problems)")
+        await loop.shutdownGracefully()
+    }
+
     // MARK: 5. A send followed by the end of the connection, in one packet
 
     @Test("a broadcast followed in the same packet by bye, garbage or an oversized length still reaches everyone it was acknowledged for")
@@ -807,6 +841,7 @@ private final class FuzzPipe: Sendable {
         var inputs = 0
         /// Sum of `delivered` over the acks written to this connection.
         var ackedDelivered = 0
+        var acks: [Ack] = []
         /// Completed by the first `welcome` (failed by an `error` before it).
         var welcome: EventLoopPromise<Void>?
     }
@@ -821,13 +856,17 @@ private final class FuzzPipe: Sendable {
 
     /// Builds a connection in the state right after the Noise handshake; with `hello`, also sends `hello`.
     /// Runs on the loop.
-    static func make(services: RelayServices, key: PublicKey, loop: NIOAsyncTestingEventLoop, hello name: String? = nil, welcome: EventLoopPromise<Void>? = nil) throws -> FuzzPipe {
+    /// With `writesFail`, every write of the connection is reported as failed (as when its socket closes first).
+    static func make(
+        services: RelayServices, key: PublicKey, loop: NIOAsyncTestingEventLoop, hello name: String? = nil,
+        welcome: EventLoopPromise<Void>? = nil, writesFail: Bool = false
+    ) throws -> FuzzPipe {
         let captured = NIOLockedValueBox(Captured(welcome: welcome))
         let channel = NIOAsyncTestingChannel(loop: loop)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandlers([
             FuzzOutboundCapture(captured: captured),
-            RelayConnectionHandler(services: services, noise: PlaintextQueue(channel: channel), loop: loop),
+            RelayConnectionHandler(services: services, noise: PlaintextQueue(channel: channel, writesFail: writesFail), loop: loop),
         ])
         pipeline.register(promise: nil)
         pipeline.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1), promise: nil)
@@ -839,9 +878,9 @@ private final class FuzzPipe: Sendable {
     }
 
     /// Builds a connection and registers it as `name` (sends `hello`, waits for `welcome`).
-    static func open(services: RelayServices, key: PublicKey, loop: NIOAsyncTestingEventLoop, registeringAs name: String) async throws -> FuzzPipe {
+    static func open(services: RelayServices, key: PublicKey, loop: NIOAsyncTestingEventLoop, registeringAs name: String, writesFail: Bool = false) async throws -> FuzzPipe {
         let welcome = loop.makePromise(of: Void.self)
-        let pipe = try await loop.executeInContext { try make(services: services, key: key, loop: loop, hello: name, welcome: welcome) }
+        let pipe = try await loop.executeInContext { try make(services: services, key: key, loop: loop, hello: name, welcome: welcome, writesFail: writesFail) }
         try await welcome.futureResult.get()
         return pipe
     }
@@ -849,6 +888,7 @@ private final class FuzzPipe: Sendable {
     var errorFrames: [ErrorFrame] { captured.withLockedValue { $0.errorFrames } }
     var deliveries: Int { captured.withLockedValue { $0.deliveries } }
     var ackedDelivered: Int { captured.withLockedValue { $0.ackedDelivered } }
+    var acks: [Ack] { captured.withLockedValue { $0.acks } }
 
     /// Feeds one input (on the loop) and checks the handler's answer against what the decoder makes of it:
     /// a `ProtocolError` must close the connection, and when nothing came before the bad bytes it must be
@@ -985,7 +1025,9 @@ private final class FuzzOutboundCapture: ChannelOutboundHandler {
                         state.welcome?.succeed(())
                         state.welcome = nil
                     case .deliver: state.deliveries += 1
-                    case let .ack(ack): state.ackedDelivered += Int(ack.delivered)
+                    case let .ack(ack):
+                        state.ackedDelivered += Int(ack.delivered)
+                        state.acks.append(ack)
                     case .pong, .lookupResult, .userList, .ping, .presence: break
                     default: state.problems.append("the server wrote a \(frame.kind) frame")
                     }
@@ -1003,13 +1045,15 @@ private final class FuzzOutboundCapture: ChannelOutboundHandler {
 }
 
 /// Stands in for the Noise handler in `FuzzPipe`: what the relay queues is written down the pipeline as
-/// plaintext, to `FuzzOutboundCapture`.
+/// plaintext, to `FuzzOutboundCapture`. With `writesFail`, receipts are answered as not written.
 private final class PlaintextQueue: OutboundQueue {
     private let channel: any Channel
+    private let writesFail: Bool
     private var written: [WriteReceipt] = []
 
-    init(channel: any Channel) {
+    init(channel: any Channel, writesFail: Bool) {
         self.channel = channel
+        self.writesFail = writesFail
     }
 
     func enqueue(_ bytes: ByteBuffer) {
@@ -1034,7 +1078,7 @@ private final class PlaintextQueue: OutboundQueue {
         promise?.succeed()
         let waiting = written
         written = []
-        for receipt in waiting { receipt.observer.delivery(receipt, wasWritten: true) }
+        for receipt in waiting { receipt.observer.delivery(receipt, wasWritten: !writesFail) }
     }
 
     func notify(_ receipt: consuming WriteReceipt) {

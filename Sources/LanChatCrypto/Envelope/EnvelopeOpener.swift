@@ -72,9 +72,14 @@ private final class SpareContexts: Sendable {
 
     init(identity: PrivateKey) { self.identity = identity }
 
+    /// Runs `body` with contexts of its own; afterwards they keep no key material of that open (the HMAC context
+    /// forgets the last HKDF key, from which the wrap's key could be recomputed).
     func using<R>(_ body: (Contexts) throws -> R) throws -> R {
         let contexts = try idle.withLock { $0.popLast() } ?? Contexts(identity: identity)
-        defer { idle.withLock { $0.append(contexts) } }
+        defer {
+            contexts.noise.hmac.forgetKey()
+            idle.withLock { $0.append(contexts) }
+        }
         return try body(contexts)
     }
 }

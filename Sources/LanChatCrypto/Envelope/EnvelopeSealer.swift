@@ -10,7 +10,9 @@ public struct EnvelopeSealer: Sendable {
     private let cache: PeerKeyCache
     private let parallel: Bool
 
-    /// - Parameter parallel: whether the wraps of a large envelope may be computed on several cores.
+    /// - Parameter parallel: whether the wraps of a large envelope (32 recipients or more) may be computed on
+    ///   every core (`DispatchQueue.concurrentPerform`): `seal` then occupies them all and blocks its caller until
+    ///   the envelope is done, as a sequential seal would for longer.
     public init(senderName: String, identity: PrivateKey, cache: PeerKeyCache? = nil, parallel: Bool = true) {
         self.senderName = senderName
         self.identity = identity

@@ -19,22 +19,19 @@ public struct NoiseHandshakeState {
     private var messageIndex = 0
 
     /// Starts a handshake.
-    /// - Parameters:
-    ///   - localEphemeral: a fixed ephemeral key, for test vectors or to share one ephemeral among several one-way messages;
-    ///     a fresh one is generated when nil.
-    ///   - precomputedStaticStatic: DH(s, rs) computed earlier for the same two static keys (a cache), used for the `ss` token.
+    /// - Parameter localEphemeral: a fixed ephemeral key, for test vectors or to share one ephemeral among several
+    ///   one-way messages; a fresh one is generated when nil.
     public init(
         pattern: NoisePattern,
         role: Role,
         prologue: [UInt8],
         localStatic: PrivateKey?,
         localEphemeral: PrivateKey? = nil,
-        remoteStatic: PublicKey? = nil,
-        precomputedStaticStatic: SecretBytes? = nil
+        remoteStatic: PublicKey? = nil
     ) throws {
         try self.init(
             pattern: pattern, role: role, prologue: prologue, localStatic: localStatic, localEphemeral: localEphemeral,
-            remoteStatic: remoteStatic, precomputed: precomputedStaticStatic.map { [.ss: $0] } ?? [:], contexts: NoiseContexts()
+            remoteStatic: remoteStatic, precomputed: [:], contexts: NoiseContexts()
         )
     }
 

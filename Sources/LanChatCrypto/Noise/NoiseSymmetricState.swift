@@ -3,7 +3,7 @@ struct NoiseSymmetricState {
     private(set) var chainingKey: SecretBytes
     private(set) var handshakeHash: [UInt8]
     private(set) var cipher = NoiseCipherState()
-    /// Digest and MAC contexts reused for every hash and HKDF of this handshake.
+    /// Digest and MAC contexts reused for every hash and HKDF of this handshake (and maybe of others before it).
     private let contexts: NoiseContexts
 
     /// `InitializeSymmetric(protocol_name)`.

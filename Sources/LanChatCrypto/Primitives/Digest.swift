@@ -111,8 +111,9 @@ public enum HMACSHA256 {
     }
 }
 
-/// A reusable HMAC-SHA256 context (`EVP_MAC_CTX`): re-keyed for each code, so a run of codes (as in Noise's
-/// HKDF) costs no context setup. Not for concurrent use.
+/// A reusable HMAC-SHA256 context (`EVP_MAC_CTX`): keyed anew for each code, or kept keyed for the next
+/// (`authenticateAgain`), so a run of codes (as in Noise's HKDF) costs no context setup. It holds the last key
+/// until `forgetKey()` or release. Not for concurrent use.
 final class HMACSHA256Context {
     private let ctx: OpaquePointer
     private var digestSet = false
@@ -143,6 +144,17 @@ final class HMACSHA256Context {
         precondition(digestSet, "authenticateAgain needs a key from an earlier authenticate")
         guard EVP_MAC_init(ctx, nil, 0, nil) == 1 else { fatalError("EVP_MAC_init: \(OpenSSLErrorQueue.drain())") }
         finish(parts, into: out)
+    }
+
+    /// Overwrites the key state kept from the last code (with an all-zero key), for a context that is kept for
+    /// later use.
+    func forgetKey() {
+        guard digestSet else { return }
+        // OpenSSL wipes its copy of the previous key and recomputes the keyed state from the new one.
+        let zeros = [UInt8](repeating: 0, count: 32)
+        guard zeros.withUnsafeBufferPointer({ EVP_MAC_init(ctx, $0.baseAddress, $0.count, nil) }) == 1 else {
+            fatalError("EVP_MAC_init: \(OpenSSLErrorQueue.drain())")
+        }
     }
 
     private func finish(_ parts: [UnsafeRawBufferPointer], into out: UnsafeMutableRawBufferPointer) {

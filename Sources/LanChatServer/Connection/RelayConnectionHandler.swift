@@ -43,6 +43,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     private var recipientRoutes: RecipientRoutes?
     /// This connection's write side.
     private let outbound: SessionOutbound
+    /// Hands receipts of direct messages written on other event loops back to this handler (made on first use).
+    private var onOtherLoops: SenderOnAnotherLoop?
 
     private var relay: Relay { services.relay }
     private var database: ServerDatabase { services.database }
@@ -66,6 +68,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
+        precondition(context.eventLoop === outbound.loop, "a relay connection handler must be made on its channel's event loop")
         self.context = context
         sweepSlot = sweeper.add(self, context: context)
     }
@@ -338,48 +341,55 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             deliverDirect(send, message: message, to: targets[0].isReachable ? targets[0] : .offline, context: context)
             return
         }
-        let delivery = DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
-        var toStore: [Send.Wrap] = []
-        var missed: [String] = []
         var delivered = 0
-        func unreachable(_ wrap: Send.Wrap) {
-            if send.storeForOffline { toStore.append(wrap) } else { missed.append(wrap.recipient) }
-        }
-        // Through raw views of the shared part and of the wraps, and the unretained outbounds of recipients on this
-        // loop: per recipient, no reference count is touched and no buffer is copied but into its output.
-        delivery.shared.withUnsafeReadableBytes { shared in
-            send.wraps.withUnsafeBufferPointer { wraps in
-                let locals = routes.localOutbounds
-                for index in wraps.indices {
-                    if let local = locals[index] {
-                        let reached = local._withUnsafeGuaranteedRef { outbound in
-                            guard outbound.isWritable else { return false }
-                            wraps[index].wrap.withUnsafeReadableBytes { outbound.deliver(shared, $0) }
-                            return true
-                        }
-                        if reached { delivered += 1 } else { unreachable(wraps[index]) }
-                        continue
-                    }
-                    // Recipients on other loops are handed over below, one envelope per loop.
-                    if case .offline = targets[index] { unreachable(wraps[index]) }
-                }
-                for group in routes.remoteGroups {
-                    // Those whose connection is backed up now get nothing; the others are counted as delivered.
-                    var reached: [RemoteRecipient]?
-                    for (position, recipient) in group.recipients.enumerated() {
-                        if recipient.session.channel.isWritable {
-                            delivered += 1
-                            reached?.append(recipient)
-                        } else {
-                            if reached == nil { reached = Array(group.recipients[..<position]) }
-                            unreachable(wraps[recipient.wrapIndex])
+        // Wrap indices of the recipients not reached now (offline, or their connection is backed up).
+        var unreachable: [Int] = []
+        if routes.anyoneOnline {
+            let delivery = DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
+            // Through raw views of the shared part and of the wraps, and the unretained outbounds of recipients on
+            // this loop (`targets` keeps them alive): per recipient, no reference count is touched and no buffer is
+            // copied but into its output.
+            withExtendedLifetime(targets) {
+                delivery.shared.withUnsafeReadableBytes { shared in
+                    send.wraps.withUnsafeBufferPointer { wraps in
+                        let locals = routes.localOutbounds
+                        for index in wraps.indices {
+                            if let local = locals[index] {
+                                let reached = local._withUnsafeGuaranteedRef { outbound in
+                                    guard outbound.isWritable else { return false }
+                                    wraps[index].wrap.withUnsafeReadableBytes { outbound.deliver(shared, $0) }
+                                    return true
+                                }
+                                if reached { delivered += 1 } else { unreachable.append(index) }
+                            } else if case .offline = targets[index] {
+                                unreachable.append(index)
+                            } // Recipients on other loops are handed over below, one envelope per loop.
                         }
                     }
-                    let recipients = reached ?? group.recipients
-                    if !recipients.isEmpty { deliveries.add(envelope: delivery.shared, wraps: send.wraps, to: recipients, on: group.loop) }
                 }
             }
+            for group in routes.remoteGroups {
+                // Those whose connection is backed up now get nothing; the others are counted as delivered.
+                var reached: [RemoteRecipient]?
+                for (position, recipient) in group.recipients.enumerated() {
+                    if recipient.session.channel.isWritable {
+                        delivered += 1
+                        reached?.append(recipient)
+                    } else {
+                        if reached == nil { reached = Array(group.recipients[..<position]) }
+                        unreachable.append(recipient.wrapIndex)
+                    }
+                }
+                let recipients = reached ?? group.recipients
+                if !recipients.isEmpty { deliveries.add(envelope: delivery.shared, wraps: send.wraps, to: recipients, on: group.loop) }
+            }
+        } else {
+            unreachable = Array(send.wraps.indices)
         }
+        // In the order of the envelope's wraps.
+        unreachable.sort()
+        let toStore = send.storeForOffline ? unreachable.map { send.wraps[$0] } : []
+        let missed = send.storeForOffline ? [] : unreachable.map { send.wraps[$0].recipient }
         if toStore.isEmpty {
             outbound.write(.ack(Ack(requestID: send.requestID, delivered: UInt16(delivered), missed: missed)))
         } else {
@@ -398,8 +408,9 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             recipient.deliver(header: send.header, body: send.body, wrap: send.wraps[0].wrap, receipt: WriteReceipt(observer: self, id: send.requestID, bytes: message))
         case let .remote(recipient):
             // Through the batch, behind this read's other deliveries to that loop, so messages keep their order.
-            let frame = Frame.deliver(Deliver(stored: false, header: send.header, body: send.body, wrap: send.wraps[0].wrap))
-            deliveries.add(direct: frame, to: recipient, requestID: send.requestID, message: message, sender: SenderOnAnotherLoop(self, loop: context.eventLoop))
+            let sender = onOtherLoops ?? SenderOnAnotherLoop(self, loop: context.eventLoop)
+            onOtherLoops = sender
+            deliveries.add(direct: send, message: message, to: recipient, sender: sender)
         case .offline:
             store(send, isDirect: true, wraps: send.wraps, delivered: 0, missed: [], context: context)
         }

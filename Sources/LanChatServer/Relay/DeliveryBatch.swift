@@ -9,7 +9,7 @@ struct DeliveryBatch {
     private enum Item {
         case envelope(shared: ByteBuffer, wraps: [Send.Wrap], recipients: [RemoteRecipient])
         case frame(ClientSession, ByteBuffer)
-        case direct(ClientSession, Frame, requestID: UInt32, message: ByteBuffer, sender: SenderOnAnotherLoop)
+        case direct(ClientSession, Send, message: ByteBuffer, sender: SenderOnAnotherLoop)
     }
 
     private var remote: [(loop: any EventLoop, items: [Item])] = []
@@ -20,10 +20,10 @@ struct DeliveryBatch {
         append(.envelope(shared: shared, wraps: wraps, recipients: recipients), on: loop)
     }
 
-    /// Queues a direct message for `session`, on another event loop; `sender` is told on its own loop, with
-    /// `requestID` and `message` (the `send` frame), whether the write carrying it reached the socket.
-    mutating func add(direct frame: Frame, to session: ClientSession, requestID: UInt32, message: ByteBuffer, sender: SenderOnAnotherLoop) {
-        append(.direct(session, frame, requestID: requestID, message: message, sender: sender), on: session.loop)
+    /// Queues the direct message `send` for `session`, on another event loop; `sender` is told on its own loop,
+    /// with the request id and `message` (the `send` frame), whether the write carrying it reached the socket.
+    mutating func add(direct send: Send, message: ByteBuffer, to session: ClientSession, sender: SenderOnAnotherLoop) {
+        append(.direct(session, send, message: message, sender: sender), on: session.loop)
     }
 
     /// Queues an encoded frame for `session`: written at once if it is on `loop` (the caller's), else handed over.
@@ -51,8 +51,11 @@ struct DeliveryBatch {
                     switch item {
                     case let .envelope(shared, wraps, recipients): Self.deliver(shared, wraps, to: recipients)
                     case let .frame(session, frame): session.outbound.value.write(frame)
-                    case let .direct(session, frame, requestID, message, sender):
-                        session.outbound.value.write(frame, receipt: WriteReceipt(observer: sender, id: requestID, bytes: message))
+                    case let .direct(session, send, message, sender):
+                        session.outbound.value.deliver(
+                            header: send.header, body: send.body, wrap: send.wraps[0].wrap,
+                            receipt: WriteReceipt(observer: sender, id: send.requestID, bytes: message)
+                        )
                     }
                 }
             }

@@ -36,6 +36,8 @@ final class RecipientRoutes {
     /// The targets on other event loops, grouped by loop: an envelope is handed to each other loop once, with
     /// its recipients there, and that loop makes their copies.
     private(set) var remoteGroups: [RemoteGroup] = []
+    /// Whether any target is online (else an envelope needs no delivery encoded at all).
+    private(set) var anyoneOnline = false
 
     /// Whether `wraps` name exactly the resolved recipients, in order, at the relay's current `generation`.
     func match(_ wraps: [Send.Wrap], generation: UInt64) -> Bool {
@@ -65,6 +67,7 @@ final class RecipientRoutes {
                 remoteGroups.append(RemoteGroup(loop: session.loop, recipients: [recipient]))
             }
         }
+        anyoneOnline = targets.contains { if case .offline = $0 { false } else { true } }
         generation = resolved.generation
     }
 }

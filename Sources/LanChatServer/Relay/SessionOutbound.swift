@@ -40,14 +40,6 @@ final class SessionOutbound: LoopBound {
         flusher.flushSoon(self)
     }
 
-    /// Encodes `frame` straight into the output buffer; `receipt` is handed back with whether the write carrying
-    /// it reached the socket.
-    func write(_ frame: Frame, receipt: consuming WriteReceipt) {
-        noise.enqueue { frame.encode(into: &$0) }
-        noise.notify(consume receipt)
-        flusher.flushSoon(self)
-    }
-
     /// Encodes a `deliver` frame of these parts straight into the output buffer; `receipt` is handed back with
     /// whether the write carrying it reached the socket.
     func deliver(header: ByteBuffer, body: ByteBuffer, wrap: ByteBuffer, receipt: consuming WriteReceipt) {
