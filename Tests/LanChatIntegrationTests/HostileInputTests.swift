@@ -602,6 +602,75 @@ struct HostileInputTests {
         await loop.shutdownGracefully()
     }
 
+    @Test("a broadcast reaches the writable recipients on both loops and reports the backed-up ones as missed, in the order of its wraps")
+    func backedUpRecipientsOnBothLoops() async throws {
+        let folder = try FuzzScratchFolder()
+        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: folder.path + "/server", threads: 2)
+        var logger = Logger(label: "test.backed-up")
+        logger.logLevel = .critical
+        let services = RelayServices(relay: Relay(), database: try ServerDatabase(dataDirectory: configuration.dataDirectory), configuration: configuration, logger: logger)
+        let loopA = NIOAsyncTestingEventLoop(), loopB = NIOAsyncTestingEventLoop()
+        let aliceKey = try PrivateKey()
+        let alice = try await FuzzPipe.open(services: services, key: aliceKey.publicKey, loop: loopA, registeringAs: "alice")
+        var recipients: [EnvelopeRecipient] = []
+        var opened: [String: FuzzPipe] = [:]
+        for (name, loop) in [("bob", loopB), ("carol", loopB), ("dave", loopA), ("erin", loopB)] {
+            let key = try PrivateKey()
+            opened[name] = try await FuzzPipe.open(services: services, key: key.publicKey, loop: loop, registeringAs: name)
+            recipients.append(EnvelopeRecipient(name: name, publicKey: key.publicKey))
+        }
+        let pipes = opened
+        let (carol, dave) = (pipes["carol"]!, pipes["dave"]!)
+        /// Broadcasts request `requestID` from alice and waits for its acknowledgement.
+        func broadcast(_ requestID: UInt32) async throws -> Ack? {
+            let envelope = try EnvelopeSealer(senderName: "alice", identity: aliceKey).seal(MessageBytes.text("broadcast \(requestID)"), kind: .broadcast, to: recipients)
+            try await loopA.executeInContext {
+                let pipeline = alice.channel.pipeline.syncOperations
+                pipeline.fireChannelRead(NIOAny(Frame.send(sendFrame(envelope, requestID: requestID)).encoded()))
+                pipeline.fireChannelReadComplete()
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !alice.acks.contains(where: { $0.requestID == requestID }), ContinuousClock.now < deadline {
+                await loopA.run()
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            return alice.acks.first { $0.requestID == requestID }
+        }
+        /// Waits until every recipient on loop B and A has the number of deliveries given.
+        func expectDeliveries(_ expected: [String: Int]) async {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while expected.contains(where: { pipes[$0.key]!.deliveries != $0.value }), ContinuousClock.now < deadline {
+                await loopA.run()
+                await loopB.run()
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+            #expect(expected.allSatisfy { pipes[$0.key]!.deliveries == $0.value }, "\(pipes.mapValues(\.deliveries))")
+        }
+
+        // carol (on the other loop) and dave (on alice's) are backed up.
+        try await loopB.executeInContext { carol.channel.isWritable = false }
+        try await loopA.executeInContext {
+            dave.channel.isWritable = false
+            dave.channel.pipeline.syncOperations.fireChannelWritabilityChanged()
+        }
+        #expect(try await broadcast(1) == Ack(requestID: 1, delivered: 2, missed: ["carol", "dave"]))
+        await expectDeliveries(["bob": 1, "carol": 0, "dave": 0, "erin": 1])
+
+        try await loopB.executeInContext { carol.channel.isWritable = true }
+        try await loopA.executeInContext {
+            dave.channel.isWritable = true
+            dave.channel.pipeline.syncOperations.fireChannelWritabilityChanged()
+        }
+        #expect(try await broadcast(2) == Ack(requestID: 2, delivered: 4))
+        await expectDeliveries(["bob": 2, "carol": 1, "dave": 1, "erin": 2])
+
+        _ = try await loopA.executeInContext { alice.retire() + dave.retire() }
+        let onB = ["bob", "carol", "erin"].map { pipes[$0]! }
+        _ = try await loopB.executeInContext { onB.flatMap { $0.retire() } }
+        await loopA.shutdownGracefully()
+        await loopB.shutdownGracefully()
+    }
+
     // MARK: 5. A send followed by the end of the connection, in one packet
 
     @Test("a broadcast followed in the same packet by bye, garbage or an oversized length still reaches everyone it was acknowledged for")
