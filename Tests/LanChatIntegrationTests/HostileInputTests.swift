@@ -568,34 +568,19 @@ struct HostileInputTests {
         await bob.close()
         await server.stop()
     }
+
     @Test("a direct message whose write to its online recipient fails is stored for them and acknowledged as stored, not as delivered")
     func failedDirectWriteIsStored() async throws {
-        let folder = try FuzzScratchFolder()
-        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: folder.path + "/server", threads: 1)
-        var logger = Logger(label: "test.failed-write")
-        logger.logLevel = .critical
-        let database = try ServerDatabase(dataDirectory: configuration.dataDirectory)
-        let services = RelayServices(relay: Relay(), database: database, configuration: configuration, logger: logger)
+        let relay = try InProcessRelay(threads: 1)
         let loop = NIOAsyncTestingEventLoop()
         let aliceKey = try PrivateKey(), bobKey = try PrivateKey()
-        let alice = try await FuzzPipe.open(services: services, key: aliceKey.publicKey, loop: loop, registeringAs: "alice")
-        let bob = try await FuzzPipe.open(services: services, key: bobKey.publicKey, loop: loop, registeringAs: "bob", writesFail: true)
+        let alice = try await FuzzPipe.open(services: relay.services, key: aliceKey.publicKey, loop: loop, registeringAs: "alice")
+        let bob = try await FuzzPipe.open(services: relay.services, key: bobKey.publicKey, loop: loop, registeringAs: "bob", writesFail: true)
         let envelope = try EnvelopeSealer(senderName: "alice", identity: aliceKey).seal(
             MessageBytes.text("lost on the way"), kind: .direct(recipient: "bob"), to: [EnvelopeRecipient(name: "bob", publicKey: bobKey.publicKey)]
         )
-        try await loop.executeInContext {
-            let pipeline = alice.channel.pipeline.syncOperations
-            pipeline.fireChannelRead(NIOAny(Frame.send(sendFrame(envelope, requestID: 9)).encoded()))
-            pipeline.fireChannelReadComplete()
-        }
-        // The testing loop runs what the relay schedules from inside it (the end-of-tick flush) only when told to.
-        let deadline = ContinuousClock.now + .seconds(10)
-        while alice.acks.isEmpty, ContinuousClock.now < deadline {
-            await loop.run()
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        #expect(alice.acks == [Ack(requestID: 9, delivered: 0, stored: 1)])
-        #expect(try await database.queuedCount(for: "bob") == 1)
+        #expect(try await alice.send(envelope, requestID: 9, loop: loop) == Ack(requestID: 9, delivered: 0, stored: 1))
+        #expect(try await relay.database.queuedCount(for: "bob") == 1)
         #expect(alice.errorFrames.isEmpty && bob.errorFrames.isEmpty)
         let problems = try await loop.executeInContext { alice.retire() + bob.retire() }
         #expect(problems.isEmpty, "\(problems)")
@@ -604,11 +589,7 @@ struct HostileInputTests {
 
     @Test("a broadcast reaches the writable recipients on both loops and reports the backed-up ones as missed, in the order of its wraps")
     func backedUpRecipientsOnBothLoops() async throws {
-        let folder = try FuzzScratchFolder()
-        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: folder.path + "/server", threads: 2)
-        var logger = Logger(label: "test.backed-up")
-        logger.logLevel = .critical
-        let services = RelayServices(relay: Relay(), database: try ServerDatabase(dataDirectory: configuration.dataDirectory), configuration: configuration, logger: logger)
+        let services = try InProcessRelay(threads: 2).services
         let loopA = NIOAsyncTestingEventLoop(), loopB = NIOAsyncTestingEventLoop()
         let aliceKey = try PrivateKey()
         let alice = try await FuzzPipe.open(services: services, key: aliceKey.publicKey, loop: loopA, registeringAs: "alice")
@@ -624,17 +605,7 @@ struct HostileInputTests {
         /// Broadcasts request `requestID` from alice and waits for its acknowledgement.
         func broadcast(_ requestID: UInt32) async throws -> Ack? {
             let envelope = try EnvelopeSealer(senderName: "alice", identity: aliceKey).seal(MessageBytes.text("broadcast \(requestID)"), kind: .broadcast, to: recipients)
-            try await loopA.executeInContext {
-                let pipeline = alice.channel.pipeline.syncOperations
-                pipeline.fireChannelRead(NIOAny(Frame.send(sendFrame(envelope, requestID: requestID)).encoded()))
-                pipeline.fireChannelReadComplete()
-            }
-            let deadline = ContinuousClock.now + .seconds(10)
-            while !alice.acks.contains(where: { $0.requestID == requestID }), ContinuousClock.now < deadline {
-                await loopA.run()
-                try await Task.sleep(for: .milliseconds(1))
-            }
-            return alice.acks.first { $0.requestID == requestID }
+            return try await alice.send(envelope, requestID: requestID, loop: loopA)
         }
         /// Waits until every recipient on loop B and A has the number of deliveries given.
         func expectDeliveries(_ expected: [String: Int]) async {
@@ -898,6 +869,22 @@ private final class FuzzEnvelopeForger: Sendable {
     }
 }
 
+/// A relay's shared services over a scratch database, for connection handlers on testing event loops.
+private struct InProcessRelay {
+    let folder: FuzzScratchFolder
+    let database: ServerDatabase
+    let services: RelayServices
+
+    init(threads: Int) throws {
+        folder = try FuzzScratchFolder()
+        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: folder.path + "/server", threads: threads)
+        var logger = Logger(label: "test.in-process")
+        logger.logLevel = .critical
+        database = try ServerDatabase(dataDirectory: configuration.dataDirectory)
+        services = RelayServices(relay: Relay(), database: database, configuration: configuration, logger: logger)
+    }
+}
+
 /// The relay's frame decoder and connection handler on an in-process testing channel, entered as if the
 /// Noise handshake had just completed with `key`. Records every frame the handler writes back.
 private final class FuzzPipe: Sendable {
@@ -958,6 +945,22 @@ private final class FuzzPipe: Sendable {
     var deliveries: Int { captured.withLockedValue { $0.deliveries } }
     var ackedDelivered: Int { captured.withLockedValue { $0.ackedDelivered } }
     var acks: [Ack] { captured.withLockedValue { $0.acks } }
+
+    /// Sends `envelope` as request `requestID` in one read and waits up to 10 s for its acknowledgement, running
+    /// `loop`, which runs what the relay schedules from inside it (the end-of-tick flush) only when told to.
+    func send(_ envelope: SealedEnvelope, requestID: UInt32, loop: NIOAsyncTestingEventLoop) async throws -> Ack? {
+        try await loop.executeInContext {
+            let pipeline = self.channel.pipeline.syncOperations
+            pipeline.fireChannelRead(NIOAny(Frame.send(sendFrame(envelope, requestID: requestID)).encoded()))
+            pipeline.fireChannelReadComplete()
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !acks.contains(where: { $0.requestID == requestID }), ContinuousClock.now < deadline {
+            await loop.run()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        return acks.first { $0.requestID == requestID }
+    }
 
     /// Feeds one input (on the loop) and checks the handler's answer against what the decoder makes of it:
     /// a `ProtocolError` must close the connection, and when nothing came before the bad bytes it must be
