@@ -642,6 +642,34 @@ struct HostileInputTests {
         await loopB.shutdownGracefully()
     }
 
+    @Test("a connection that sent direct messages to another event loop is freed once it closes")
+    func senderToAnotherLoopIsFreed() async throws {
+        let relay = try InProcessRelay(threads: 2)
+        let loopA = NIOAsyncTestingEventLoop(), loopB = NIOAsyncTestingEventLoop()
+        let aliceKey = try PrivateKey(), bobKey = try PrivateKey()
+        let alice = try await FuzzPipe.open(services: relay.services, key: aliceKey.publicKey, loop: loopA, registeringAs: "alice")
+        let bob = try await FuzzPipe.open(services: relay.services, key: bobKey.publicKey, loop: loopB, registeringAs: "bob")
+        let sealer = EnvelopeSealer(senderName: "alice", identity: aliceKey)
+        for requestID: UInt32 in 1...3 {
+            let envelope = try sealer.seal(MessageBytes.text("hello \(requestID)"), kind: .direct(recipient: "bob"), to: [EnvelopeRecipient(name: "bob", publicKey: bobKey.publicKey)])
+            #expect(try await alice.send(envelope, requestID: requestID, loop: loopA, others: [loopB]) == Ack(requestID: requestID, delivered: 1))
+        }
+        let handler = WeakReference()
+        try await loopA.executeInContext { handler.object = try alice.channel.pipeline.syncOperations.handler(type: RelayConnectionHandler.self) }
+        #expect(handler.object != nil)
+        _ = try await loopA.executeInContext { alice.retire() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while handler.object != nil, ContinuousClock.now < deadline {
+            await loopA.run()
+            await loopB.run()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(handler.object == nil, "alice's connection handler is still alive after its connection closed")
+        _ = try await loopB.executeInContext { bob.retire() }
+        await loopA.shutdownGracefully()
+        await loopB.shutdownGracefully()
+    }
+
     // MARK: 5. A send followed by the end of the connection, in one packet
 
     @Test("a broadcast followed in the same packet by bye, garbage or an oversized length still reaches everyone it was acknowledged for")
@@ -946,9 +974,10 @@ private final class FuzzPipe: Sendable {
     var ackedDelivered: Int { captured.withLockedValue { $0.ackedDelivered } }
     var acks: [Ack] { captured.withLockedValue { $0.acks } }
 
-    /// Sends `envelope` as request `requestID` in one read and waits up to 10 s for its acknowledgement, running
-    /// `loop`, which runs what the relay schedules from inside it (the end-of-tick flush) only when told to.
-    func send(_ envelope: SealedEnvelope, requestID: UInt32, loop: NIOAsyncTestingEventLoop) async throws -> Ack? {
+    /// Sends `envelope` as request `requestID` in one read on `loop` and waits up to 10 s for its acknowledgement,
+    /// running `loop` and `others`: a testing loop runs what the relay schedules from inside it (the end-of-tick
+    /// flush) only when told to.
+    func send(_ envelope: SealedEnvelope, requestID: UInt32, loop: NIOAsyncTestingEventLoop, others: [NIOAsyncTestingEventLoop] = []) async throws -> Ack? {
         try await loop.executeInContext {
             let pipeline = self.channel.pipeline.syncOperations
             pipeline.fireChannelRead(NIOAny(Frame.send(sendFrame(envelope, requestID: requestID)).encoded()))
@@ -956,7 +985,7 @@ private final class FuzzPipe: Sendable {
         }
         let deadline = ContinuousClock.now + .seconds(10)
         while !acks.contains(where: { $0.requestID == requestID }), ContinuousClock.now < deadline {
-            await loop.run()
+            for testingLoop in [loop] + others { await testingLoop.run() }
             try await Task.sleep(for: .milliseconds(1))
         }
         return acks.first { $0.requestID == requestID }
@@ -1158,4 +1187,9 @@ private final class PlaintextQueue: OutboundQueue {
     }
 
     func releaseIdleResources(immediately: Bool) {}
+}
+
+/// A weak reference that tests can read from any task.
+private final class WeakReference: @unchecked Sendable {
+    weak var object: AnyObject?
 }

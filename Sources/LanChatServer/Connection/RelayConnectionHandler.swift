@@ -43,8 +43,10 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     private var recipientRoutes: RecipientRoutes?
     /// This connection's write side.
     private let outbound: SessionOutbound
-    /// Hands receipts of direct messages written on other event loops back to this handler (made on first use).
-    private var onOtherLoops: SenderOnAnotherLoop?
+    /// Hands receipts of direct messages written on other event loops back to this handler. Held weakly: it holds
+    /// this handler (so that a message still gets stored if its write fails after this connection closed), and
+    /// lives as long as a receipt on another loop needs it; made again after that.
+    private weak var onOtherLoops: SenderOnAnotherLoop?
 
     private var relay: Relay { services.relay }
     private var database: ServerDatabase { services.database }
