@@ -5,7 +5,6 @@ import COpenSSL
 public final class PeerKey: @unchecked Sendable {
     /// The OpenSSL key object; immutable after creation, so safe to share between threads.
     let pkey: OpaquePointer
-    public let publicKey: PublicKey
 
     /// Makes the OpenSSL key for `publicKey`.
     public init(_ publicKey: PublicKey) throws {
@@ -14,7 +13,6 @@ public final class PeerKey: @unchecked Sendable {
         }
         guard let pkey else { throw CryptoError.invalidPublicKey }
         self.pkey = pkey
-        self.publicKey = publicKey
     }
 
     deinit { EVP_PKEY_free(pkey) }

@@ -55,7 +55,6 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// Where this handler's buffers come from: NIO's default allocator, which every channel of LanChat's uses
     /// (a copy of the channel's own, 32 bytes, was kept per connection before).
     private static let allocator = ByteBufferAllocator()
-    private var allocator: ByteBufferAllocator { Self.allocator }
     private var output = NoiseOutputBuffer()
     /// Promises of writes that are in `output`, completed with the write that carries them.
     private var promises: [EventLoopPromise<Void>] = []
@@ -135,7 +134,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         if bytes.readableBytes > 0, !isFailed {
             if bytes.capacity > 2 * bytes.readableBytes + 4096 {
                 // A copy, so that the rest of a message does not keep a large read buffer (up to 1 MiB) alive.
-                var partial = allocator.buffer(capacity: bytes.readableBytes)
+                var partial = Self.allocator.buffer(capacity: bytes.readableBytes)
                 partial.writeBuffer(&bytes)
                 partialMessage = partial
             } else {
@@ -209,7 +208,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     private func decrypt(_ message: ByteBuffer, appendingTo plaintext: inout ByteBuffer?, remaining: Int) throws {
         let plaintextCount = message.readableBytes - AESGCMKey.tagCount
         guard plaintextCount >= 0 else { throw CryptoError.authenticationFailed }
-        if plaintext == nil { plaintext = allocator.buffer(capacity: plaintextCount + remaining) }
+        if plaintext == nil { plaintext = Self.allocator.buffer(capacity: plaintextCount + remaining) }
         try message.withUnsafeReadableBytes { ciphertext in
             _ = try plaintext!.writeWithUnsafeMutableBytes(minimumWritableBytes: plaintextCount) { out in
                 try transport!.receive.decrypt(associatedData: UnsafeRawBufferPointer(start: nil, count: 0), ciphertext: ciphertext, into: out)
@@ -231,7 +230,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         case let .handshaking(handshake):
             handshake.beforeTransport.append((bytes, promise))
         case .transport:
-            output.append(bytes, allocator: allocator)
+            output.append(bytes, allocator: Self.allocator)
             if let promise { promises.append(promise) }
         }
     }
@@ -261,12 +260,12 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         case .failed:
             break
         case let .handshaking(handshake):
-            var buffer = allocator.buffer(capacity: first.count + second.count)
+            var buffer = Self.allocator.buffer(capacity: first.count + second.count)
             buffer.writeBytes(first)
             buffer.writeBytes(second)
             handshake.beforeTransport.append((buffer, nil))
         case .transport:
-            output.append(first, second, allocator: allocator)
+            output.append(first, second, allocator: Self.allocator)
         }
     }
 
@@ -276,11 +275,11 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         case .failed:
             break
         case let .handshaking(handshake):
-            var buffer = allocator.buffer(capacity: 64)
+            var buffer = Self.allocator.buffer(capacity: 64)
             encode(&buffer)
             handshake.beforeTransport.append((buffer, nil))
         case .transport:
-            output.append(allocator: allocator, encoding: encode)
+            output.append(allocator: Self.allocator, encoding: encode)
         }
     }
 
@@ -289,7 +288,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     public func flushNow(promise: EventLoopPromise<Void>?) {
         guard let context, case .transport = state else {
             if case let .handshaking(handshake) = state {
-                if let promise { handshake.beforeTransport.append((allocator.buffer(capacity: 0), promise)) }
+                if let promise { handshake.beforeTransport.append((Self.allocator.buffer(capacity: 0), promise)) }
                 handshake.flushRequested = true
             } else {
                 promise?.fail(ChannelError.ioOnClosedChannel)
@@ -340,7 +339,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         transport = try handshake.state.split()
         state = .transport
         for (buffer, promise) in handshake.beforeTransport {
-            output.append(buffer, allocator: allocator)
+            output.append(buffer, allocator: Self.allocator)
             if let promise { promises.append(promise) }
         }
         context.fireUserInboundEventTriggered(NoiseHandshakeCompleted(remoteStatic: remoteStatic, handshakeHash: handshake.state.handshakeHash))
@@ -364,8 +363,9 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             return
         }
         if !receipts.isEmpty {
+            // Handed to the write's callback whole; `removeAll(keepingCapacity:)` would allocate a second buffer.
             let waiting = receipts
-            receipts.removeAll(keepingCapacity: true)
+            receipts = []
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenComplete { result in
                 let ok = (try? result.get()) != nil
