@@ -15,15 +15,20 @@ struct BenchEnvironment {
         return BenchEnvironment(server: server, group: MultiThreadedEventLoopGroup(numberOfThreads: options.threads), options: options)
     }
 
-    /// Adds the CPU shares measured since `meter` started. With several server event loops, also each loop's share
+    /// Adds the CPU shares measured since `meter` started and, given the `deliveries` of a throughput run, the
+    /// server's CPU time per delivery (which drifts less with the machine's speed than throughput does, and does
+    /// not depend on which side was the bottleneck). With several server event loops, also each loop's share
     /// of a core and the busiest loop's part of their total: the server cannot go faster than that loop, so with
     /// one core per loop at the same CPU cost per delivery its throughput would grow at most total / busiest times
     /// (`loop_scaling_bound`).
-    func addCPU(_ meter: CPUMeter, to report: inout Report) {
+    func addCPU(_ meter: CPUMeter, to report: inout Report, deliveries: Int? = nil) {
         let loopShares = meter.serverLoopShares()
         let (serverCPU, benchCPU) = meter.shares()
         if let serverCPU { report.add("server_cpu_pct", serverCPU) }
         if let benchCPU { report.add("bench_cpu_pct", benchCPU) }
+        if let deliveries, deliveries > 0, let seconds = meter.serverCPUSeconds() {
+            report.add("server_us_per_delivery", 1e6 * seconds / Double(deliveries))
+        }
         report.add("server_threads", options.serverThreads)
         if loopShares.count > 1, let busiest = loopShares.first, busiest > 0 {
             report.add("server_loop_cpu_pct", loopShares.map { String(format: "%.1f", $0) }.joined(separator: "/"))

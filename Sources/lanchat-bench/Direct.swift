@@ -75,7 +75,7 @@ extension LanChatBench {
             report.add("pairs", pairs)
             report.add("messages_per_client", messages)
             report.addDeliveries(counter, elapsed: elapsed)
-            environment.addCPU(meter, to: &report)
+            environment.addCPU(meter, to: &report, deliveries: counter.deliveries.load(ordering: .relaxed))
             report.print(json: target.json)
             try await environment.finish(closing: pairClients.clients)
             if counter.openedBad.load(ordering: .relaxed) > 0 { throw ExitCode(1) }

@@ -61,6 +61,12 @@ struct CPUMeter {
         return now.map { id, seconds in 100 * (seconds - (serverLoopsStart[id] ?? 0)) / elapsed }.sorted(by: >)
     }
 
+    /// The server's CPU time since `init`, in seconds; nil when the server is unknown.
+    func serverCPUSeconds() -> Double? {
+        guard let serverStart, let serverPID, let now = ProcessSample.of(serverPID) else { return nil }
+        return now.cpuSeconds - serverStart.cpuSeconds
+    }
+
     /// (server %, bench %) of one core since `init`; nil where unknown. In-process, both are the same process.
     func shares() -> (server: Double?, bench: Double?) {
         let elapsed = Date().timeIntervalSince(start)

@@ -172,6 +172,8 @@ struct ChatRelayTests {
         let deliveriesToBob = { bob.frames.filter { if case .deliver = $0 { true } else { false } }.count }
         while deliveriesToBob() < 5, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(deliveriesToBob() == 5)
+        // A name as long as a resolved one, differing only in its last byte, is resolved anew: "carom" is nobody.
+        #expect(try await broadcast(8) { $0[1].recipient = "carom" } == .ack(Ack(requestID: 8, delivered: 1, missed: ["carom"])))
         for client in [alice, bob, carolAgain] { await client.close() }
         await server.stop()
     }

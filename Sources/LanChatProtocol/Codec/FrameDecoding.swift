@@ -35,7 +35,11 @@ extension Frame {
             let key = status == .unknown ? nil : try frame.readKey("key")
             self = .lookupResult(LookupResult(requestID: requestID, name: name, status: status, key: key))
         case .send:
-            self = .send(try Send.readFields(&frame))
+            // Read like the relay reads it, from the type byte (already consumed here).
+            frame.moveReaderIndex(to: frame.readerIndex - 1)
+            let view = try SendView(decoding: frame)
+            frame.moveReaderIndex(to: frame.writerIndex)
+            self = .send(view.send)
         case .deliver:
             let stored = try frame.readFlags("deliver flags")
             self = .deliver(Deliver(stored: stored, header: try frame.readBytes16("header"), body: try frame.readBytes32("body"), wrap: try frame.readBytes16("wrap")))
@@ -118,37 +122,6 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
         guard buffer.readableBytes >= 4 + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
         return buffer.readSlice(length: Int(length))!
-    }
-}
-
-extension Send {
-    /// Decodes the bytes of a `send` frame (type byte first, as `FrameAssembler.nextBody` gives them): the same
-    /// as `Frame(decoding:)` for a `send`, without wrapping it in a `Frame` (the relay's path for every message).
-    public init(decodingFrame frame: inout ByteBuffer) throws(ProtocolError) {
-        guard frame.readInteger(as: UInt8.self) == Frame.Kind.send.rawValue else { throw ProtocolError.malformedFrame("not a send frame") }
-        let send: Send
-        do {
-            send = try Self.readFields(&frame)
-        } catch {
-            throw error as? ProtocolError ?? .malformedFrame("\(error)")
-        }
-        guard frame.readableBytes == 0 else { throw ProtocolError.malformedFrame("\(frame.readableBytes) unexpected bytes after a \(Frame.Kind.send) frame") }
-        self = send
-    }
-
-    /// Reads the fields of a `send` frame, after its type byte.
-    fileprivate static func readFields(_ frame: inout ByteBuffer) throws -> Send {
-        let requestID: UInt32 = try frame.readWireInteger("request id")
-        let storeForOffline = try frame.readFlags("send flags")
-        let header = try frame.readBytes16("header")
-        let body = try frame.readBytes32("body")
-        let count: UInt16 = try frame.readWireInteger("wrap count")
-        var wraps: [Wrap] = []
-        wraps.reserveCapacity(Int(count))
-        for _ in 0..<count {
-            wraps.append(Wrap(recipient: try frame.readString8("recipient"), wrap: try frame.readBytes16("wrap")))
-        }
-        return Send(requestID: requestID, storeForOffline: storeForOffline, header: header, body: body, wraps: wraps)
     }
 }
 

@@ -106,35 +106,39 @@ extension DirectoryEntry {
 extension Deliver {
     /// Appends the whole `deliver` frame.
     func encodeFrame(into buffer: inout ByteBuffer) {
-        Self.encodeFrame(stored: stored, header: header, body: body, wrap: wrap, into: &buffer)
+        header.withUnsafeReadableBytes { header in
+            body.withUnsafeReadableBytes { body in
+                wrap.withUnsafeReadableBytes { Self.encodeFrame(stored: stored, header: header, body: body, wrap: $0, into: &buffer) }
+            }
+        }
     }
 
     /// Appends the `deliver` frame of these parts, exactly as `Frame.deliver(Deliver(…)).encode(into:)` does, without
-    /// making the frame (for the relay, which has the parts as slices of the `send` it received).
-    public static func encodeFrame(stored: Bool, header: ByteBuffer, body: ByteBuffer, wrap: ByteBuffer, into buffer: inout ByteBuffer) {
-        let headCount = headCount(header: header, body: body)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headCount + wrap.readableBytes) { out in
+    /// making the frame (for the relay, which has the parts in the bytes of the `send` it received).
+    public static func encodeFrame(stored: Bool, header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, wrap: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
+        let headCount = headCount(header: header.count, body: body.count)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headCount + wrap.count) { out in
             var writer = RawWriter(out)
-            writeHead(to: &writer, stored: stored, header: header, body: body, wrapLength: wrap.readableBytes)
+            writeHead(to: &writer, stored: stored, header: header, body: body, wrapLength: wrap.count)
             writer.put(wrap)
-            return headCount + wrap.readableBytes
+            return headCount + wrap.count
         }
     }
 
     /// Bytes of a `deliver` frame before the wrap itself: length prefix, type, flags, header, body, wrap length.
-    fileprivate static func headCount(header: ByteBuffer, body: ByteBuffer) -> Int {
-        4 + 1 + 1 + 2 + header.readableBytes + 4 + body.readableBytes + 2
+    fileprivate static func headCount(header: Int, body: Int) -> Int {
+        4 + 1 + 1 + 2 + header + 4 + body + 2
     }
 
     /// Writes a `deliver` frame up to and including the wrap's `u16` length.
-    fileprivate static func writeHead(to writer: inout RawWriter, stored: Bool, header: ByteBuffer, body: ByteBuffer, wrapLength: Int) {
-        precondition(header.readableBytes <= Int(UInt16.max) && wrapLength <= Int(UInt16.max))
-        writer.put(UInt32(headCount(header: header, body: body) - 4 + wrapLength))
+    fileprivate static func writeHead(to writer: inout RawWriter, stored: Bool, header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, wrapLength: Int) {
+        precondition(header.count <= Int(UInt16.max) && wrapLength <= Int(UInt16.max))
+        writer.put(UInt32(headCount(header: header.count, body: body.count) - 4 + wrapLength))
         writer.put(Frame.Kind.deliver.rawValue)
         writer.put(stored ? UInt8(1) : 0)
-        writer.put(UInt16(header.readableBytes))
+        writer.put(UInt16(header.count))
         writer.put(header)
-        writer.put(UInt32(body.readableBytes))
+        writer.put(UInt32(body.count))
         writer.put(body)
         writer.put(UInt16(wrapLength))
     }
@@ -172,9 +176,9 @@ private struct RawWriter {
         offset += MemoryLayout<Integer>.size
     }
 
-    mutating func put(_ bytes: ByteBuffer) {
-        bytes.withUnsafeReadableBytes { UnsafeMutableRawBufferPointer(rebasing: out[offset...]).copyMemory(from: $0) }
-        offset += bytes.readableBytes
+    mutating func put(_ bytes: UnsafeRawBufferPointer) {
+        UnsafeMutableRawBufferPointer(rebasing: out[offset...]).copyMemory(from: bytes)
+        offset += bytes.count
     }
 }
 
@@ -187,7 +191,14 @@ public struct DeliveryEncoding: Sendable {
 
     /// Encodes the shared part for wraps of `wrapLength` bytes.
     public init(stored: Bool = false, header: ByteBuffer, body: ByteBuffer, wrapLength: Int = ProtocolLimits.wrapLength, allocator: ByteBufferAllocator) {
-        let count = Deliver.headCount(header: header, body: body)
+        self = header.withUnsafeReadableBytes { header in
+            body.withUnsafeReadableBytes { Self(stored: stored, header: header, body: $0, wrapLength: wrapLength, allocator: allocator) }
+        }
+    }
+
+    /// Encodes the shared part from the bytes of the header and the body.
+    public init(stored: Bool = false, header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, wrapLength: Int = ProtocolLimits.wrapLength, allocator: ByteBufferAllocator) {
+        let count = Deliver.headCount(header: header.count, body: body.count)
         var buffer = allocator.buffer(capacity: count)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
             var writer = RawWriter(out)

@@ -369,7 +369,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenComplete { result in
                 let ok = (try? result.get()) != nil
-                for index in waiting.indices { waiting[index].answer(ok) }
+                Self.answer(waiting, ok)
             }
             promises.append(written)
         }
@@ -406,7 +406,15 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         receipts = []
         output = NoiseOutputBuffer()
         for promise in queued { promise.fail(error) }
-        for index in waiting.indices { waiting[index].answer(false) }
+        Self.answer(waiting, false)
+    }
+
+    /// Answers every receipt in place (through a buffer pointer: reading an element of the captured array would copy
+    /// it, a retain and a release of its observer and bytes per message).
+    private static func answer(_ receipts: [WriteReceipt], _ written: Bool) {
+        receipts.withUnsafeBufferPointer { receipts in
+            for index in receipts.indices { receipts[index].answer(written) }
+        }
     }
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {

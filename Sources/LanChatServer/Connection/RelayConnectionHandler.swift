@@ -183,12 +183,11 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             while !isClosing, var body = try frames.nextBody() {
                 awaitingPong = false
                 readSinceSweep = true
-                // A registered client's `send`, the frame of every message, is decoded and routed without a `Frame`
-                // around it: no enum to copy (and retain the send's buffers again) on the way. Every other frame,
-                // and a `send` before registration, goes through `handle`.
+                // A registered client's `send`, the frame of every message, is read in place and routed without a
+                // `Frame` around it: no enum to copy, and no string or buffer per recipient. Every other frame, and a
+                // `send` before registration, goes through `handle`.
                 if case let .registered(session) = state, body.getInteger(at: body.readerIndex, as: UInt8.self) == Frame.Kind.send.rawValue {
-                    let message = body
-                    receive(try Send(decodingFrame: &body), message: message, from: session, at: now, context: context)
+                    receive(try SendView(decoding: body), from: session, at: now, context: context)
                 } else {
                     handle(try Frame(decoding: &body), context: context)
                 }
@@ -315,20 +314,19 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     // MARK: Routing
 
-    /// A registered client's envelope (decoded from `message`, its `send` frame): routed unless it is over the
-    /// rate limit.
-    private func receive(_ send: Send, message: ByteBuffer, from session: ClientSession, at now: NIODeadline, context: ChannelHandlerContext) {
+    /// A registered client's envelope: routed unless it is over the rate limit.
+    private func receive(_ send: SendView, from session: ClientSession, at now: NIODeadline, context: ChannelHandlerContext) {
         guard sendBudget.take(now: now) else {
             refuse(ErrorFrame(requestID: send.requestID, code: .rateLimited, reason: "more than \(configuration.maxMessagesPerSecond) messages per second; slow down"), closing: false, context: context)
             return
         }
-        route(send, message: message, from: session, context: context)
+        route(send, from: session, context: context)
     }
 
-    private func route(_ send: Send, message: ByteBuffer, from session: ClientSession, context: ChannelHandlerContext) {
+    private func route(_ send: SendView, from session: ClientSession, context: ChannelHandlerContext) {
         if recipientRoutes == nil { recipientRoutes = RecipientRoutes() }
         let routes = recipientRoutes!
-        let resolved = routes.match(send.wraps, generation: relay.generation)
+        let resolved = routes.match(send, generation: relay.generation)
         let accepted: SendValidation.Accepted
         do {
             accepted = try SendValidation.check(send, from: session, namesChecked: resolved)
@@ -337,29 +335,32 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             write(.error(ErrorFrame(requestID: send.requestID, code: error.code, reason: error.reason)), context: context)
             return
         }
-        if !resolved { routes.resolve(send.wraps, relay: relay, loop: context.eventLoop) }
+        if !resolved { routes.resolve(send, relay: relay, loop: context.eventLoop) }
         let targets = routes.targets
         if accepted.isDirect {
-            deliverDirect(send, message: message, to: targets[0].isReachable ? targets[0] : .offline, context: context)
+            deliverDirect(send, to: targets[0].isReachable ? targets[0] : .offline, context: context)
             return
         }
         var delivered = 0
         // Wrap indices of the recipients not reached now (offline, or their connection is backed up).
         var unreachable: [Int] = []
         if routes.anyoneOnline {
-            let delivery = DeliveryEncoding(header: send.header, body: send.body, allocator: context.channel.allocator)
-            // Through raw views of the shared part and of the wraps, and the unretained outbounds of recipients on
+            // Through raw views of the shared part and of the frame, and the unretained outbounds of recipients on
             // this loop (`targets` keeps them alive): per recipient, no reference count is touched and no buffer is
             // copied but into its output.
-            withExtendedLifetime(targets) {
-                delivery.shared.withUnsafeReadableBytes { shared in
-                    send.wraps.withUnsafeBufferPointer { wraps in
+            let delivery = withExtendedLifetime(targets) {
+                send.withUnsafeBytes { frame in
+                    let delivery = DeliveryEncoding(
+                        header: UnsafeRawBufferPointer(rebasing: frame[send.header]), body: UnsafeRawBufferPointer(rebasing: frame[send.body]),
+                        allocator: context.channel.allocator
+                    )
+                    delivery.shared.withUnsafeReadableBytes { shared in
                         let locals = routes.localOutbounds
-                        for index in wraps.indices {
+                        for (index, recipient) in send.recipients.enumerated() {
                             if let local = locals[index] {
                                 let reached = local._withUnsafeGuaranteedRef { outbound in
                                     guard outbound.isWritable else { return false }
-                                    wraps[index].wrap.withUnsafeReadableBytes { outbound.deliver(shared, $0) }
+                                    outbound.deliver(shared, UnsafeRawBufferPointer(rebasing: frame[recipient.wrap]))
                                     return true
                                 }
                                 if reached { delivered += 1 } else { unreachable.append(index) }
@@ -368,6 +369,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
                             } // Recipients on other loops are handed over below, one envelope per loop.
                         }
                     }
+                    return delivery
                 }
             }
             for group in routes.remoteGroups {
@@ -383,15 +385,15 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
                     }
                 }
                 let recipients = reached ?? group.recipients
-                if !recipients.isEmpty { deliveries.add(envelope: delivery.shared, wraps: send.wraps, to: recipients, on: group.loop) }
+                if !recipients.isEmpty { deliveries.add(envelope: delivery.shared, send: send, to: recipients, on: group.loop) }
             }
         } else {
-            unreachable = Array(send.wraps.indices)
+            unreachable = Array(send.recipients.indices)
         }
         // In the order of the envelope's wraps.
         unreachable.sort()
-        let toStore = send.storeForOffline ? unreachable.map { send.wraps[$0] } : []
-        let missed = send.storeForOffline ? [] : unreachable.map { send.wraps[$0].recipient }
+        let toStore = send.storeForOffline ? unreachable.map(send.wrap(at:)) : []
+        let missed = send.storeForOffline ? [] : unreachable.map(send.recipientName(at:))
         if toStore.isEmpty {
             outbound.write(.ack(Ack(requestID: send.requestID, delivered: UInt16(delivered), missed: missed)))
         } else {
@@ -401,20 +403,20 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     /// Writes a direct message to its recipient and acknowledges it only once it reached the recipient's
     /// socket; if that fails (the recipient went away meanwhile), or the recipient is offline or backed up,
-    /// stores it instead. The recipient's connection hands back a receipt with the request id and `message`,
-    /// the `send` frame, to store if need be (`delivery(_:wasWritten:)`).
-    private func deliverDirect(_ send: Send, message: ByteBuffer, to target: RouteTarget, context: ChannelHandlerContext) {
+    /// stores it instead. The recipient's connection hands back a receipt with the request id and the `send`
+    /// frame, to store if need be (`delivery(_:wasWritten:)`).
+    private func deliverDirect(_ send: SendView, to target: RouteTarget, context: ChannelHandlerContext) {
         switch target {
         case let .local(recipient):
             // Encoded straight into the recipient's output: with one recipient there is nothing to share.
-            recipient.deliver(header: send.header, body: send.body, wrap: send.wraps[0].wrap, receipt: WriteReceipt(observer: self, id: send.requestID, bytes: message))
+            recipient.deliver(send, receipt: WriteReceipt(observer: self, id: send.requestID, bytes: send.frame))
         case let .remote(recipient):
             // Through the batch, behind this read's other deliveries to that loop, so messages keep their order.
             let sender = onOtherLoops ?? SenderOnAnotherLoop(self, loop: context.eventLoop)
             onOtherLoops = sender
-            deliveries.add(direct: send, message: message, to: recipient, sender: sender)
+            deliveries.add(direct: send, to: recipient, sender: sender)
         case .offline:
-            store(send, isDirect: true, wraps: send.wraps, delivered: 0, missed: [], context: context)
+            store(send, isDirect: true, wraps: [send.wrap(at: 0)], delivered: 0, missed: [], context: context)
         }
     }
 
@@ -424,10 +426,9 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             outbound.write(.ack(Ack(requestID: receipt.id, delivered: 1)))
             return
         }
-        var message = receipt.bytes
         do {
-            let send = try Send(decodingFrame: &message)
-            store(send, isDirect: true, wraps: send.wraps, delivered: 0, missed: [], context: context)
+            let send = try SendView(decoding: receipt.bytes)
+            store(send, isDirect: true, wraps: [send.wrap(at: 0)], delivered: 0, missed: [], context: context)
         } catch {
             log.error("cannot store a direct message that could not be written: \(error)")
         }
@@ -435,11 +436,12 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     /// Stores `wraps` durably, then acknowledges (or refuses a direct message whose recipient is unknown or full).
     /// Without a context (the sender's connection is gone) the message is still stored; nobody is answered.
-    private func store(_ send: Send, isDirect: Bool, wraps: [Send.Wrap], delivered: Int, missed: [String], context: ChannelHandlerContext?) {
+    private func store(_ send: SendView, isDirect: Bool, wraps: [Send.Wrap], delivered: Int, missed: [String], context: ChannelHandlerContext?) {
         let allocator = context?.channel.allocator ?? ByteBufferAllocator()
-        let stored = DeliveryEncoding(stored: true, header: send.header, body: send.body, allocator: allocator)
+        let header = send.headerBuffer
+        let stored = DeliveryEncoding(stored: true, header: header, body: send.bodyBuffer, allocator: allocator)
         let range = EnvelopeRoutingFields.messageIDRange
-        let messageID = send.header.getBytes(at: send.header.readerIndex + range.lowerBound, length: range.count) ?? []
+        let messageID = header.getBytes(at: header.readerIndex + range.lowerBound, length: range.count) ?? []
         let sender = session?.name ?? ""
         let frames = wraps.map { wrap in
             var frame = stored.shared

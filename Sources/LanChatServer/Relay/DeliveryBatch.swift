@@ -7,23 +7,23 @@ import NIOCore
 /// loop are written at once; their flush comes at the end of the tick.)
 struct DeliveryBatch {
     private enum Item {
-        case envelope(shared: ByteBuffer, wraps: [Send.Wrap], recipients: [RemoteRecipient])
+        case envelope(shared: ByteBuffer, send: SendView, recipients: [RemoteRecipient])
         case frame(ClientSession, ByteBuffer)
-        case direct(ClientSession, Send, message: ByteBuffer, sender: SenderOnAnotherLoop)
+        case direct(ClientSession, SendView, sender: SenderOnAnotherLoop)
     }
 
     private var remote: [(loop: any EventLoop, items: [Item])] = []
 
     /// Queues one envelope for `recipients`, on the other event loop `loop`: each gets the shared part, then its
-    /// own of `wraps`. That loop makes the copies; this one hands over three references.
-    mutating func add(envelope shared: ByteBuffer, wraps: [Send.Wrap], to recipients: [RemoteRecipient], on loop: any EventLoop) {
-        append(.envelope(shared: shared, wraps: wraps, recipients: recipients), on: loop)
+    /// own of the wraps in `send`. That loop makes the copies; this one hands over a few references.
+    mutating func add(envelope shared: ByteBuffer, send: SendView, to recipients: [RemoteRecipient], on loop: any EventLoop) {
+        append(.envelope(shared: shared, send: send, recipients: recipients), on: loop)
     }
 
     /// Queues the direct message `send` for `session`, on another event loop; `sender` is told on its own loop,
-    /// with the request id and `message` (the `send` frame), whether the write carrying it reached the socket.
-    mutating func add(direct send: Send, message: ByteBuffer, to session: ClientSession, sender: SenderOnAnotherLoop) {
-        append(.direct(session, send, message: message, sender: sender), on: session.loop)
+    /// with the request id and the `send` frame, whether the write carrying it reached the socket.
+    mutating func add(direct send: SendView, to session: ClientSession, sender: SenderOnAnotherLoop) {
+        append(.direct(session, send, sender: sender), on: session.loop)
     }
 
     /// Queues an encoded frame for `session`: written at once if it is on `loop` (the caller's), else handed over.
@@ -49,13 +49,10 @@ struct DeliveryBatch {
             loop.execute {
                 for item in items {
                     switch item {
-                    case let .envelope(shared, wraps, recipients): Self.deliver(shared, wraps, to: recipients)
+                    case let .envelope(shared, send, recipients): Self.deliver(shared, send, to: recipients)
                     case let .frame(session, frame): session.outbound.value.write(frame)
-                    case let .direct(session, send, message, sender):
-                        session.outbound.value.deliver(
-                            header: send.header, body: send.body, wrap: send.wraps[0].wrap,
-                            receipt: WriteReceipt(observer: sender, id: send.requestID, bytes: message)
-                        )
+                    case let .direct(session, send, sender):
+                        session.outbound.value.deliver(send, receipt: WriteReceipt(observer: sender, id: send.requestID, bytes: send.frame))
                     }
                 }
             }
@@ -64,12 +61,12 @@ struct DeliveryBatch {
     }
 
     /// Copies an envelope into the outputs of `recipients` (on the calling loop).
-    private static func deliver(_ shared: ByteBuffer, _ wraps: [Send.Wrap], to recipients: [RemoteRecipient]) {
+    private static func deliver(_ shared: ByteBuffer, _ send: SendView, to recipients: [RemoteRecipient]) {
         shared.withUnsafeReadableBytes { shared in
-            wraps.withUnsafeBufferPointer { wraps in
+            send.withUnsafeBytes { frame in
                 for recipient in recipients {
-                    let outbound = recipient.session.outbound.value
-                    wraps[recipient.wrapIndex].wrap.withUnsafeReadableBytes { outbound.deliver(shared, $0) }
+                    let wrap = send.recipients[recipient.wrapIndex].wrap
+                    recipient.session.outbound.value.deliver(shared, UnsafeRawBufferPointer(rebasing: frame[wrap]))
                 }
             }
         }

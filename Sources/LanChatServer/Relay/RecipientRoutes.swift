@@ -1,5 +1,12 @@
 import LanChatProtocol
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Where one recipient of an envelope is reached from the sender's event loop.
 enum RouteTarget {
@@ -24,7 +31,9 @@ enum RouteTarget {
 /// while nobody registers or leaves (`Relay.generation`), an envelope to the same names reuses the resolution:
 /// no name hashing, no duplicate check, no array of sessions built per message. Used on the sender's event loop.
 final class RecipientRoutes {
-    private var names: [String] = []
+    /// The resolved names, each as its length byte and UTF-8 bytes, in the order of the wraps.
+    private var names: [UInt8] = []
+    private var nameCount = 0
     /// The relay's generation the targets were resolved at (nil before the first resolution).
     private(set) var generation: UInt64?
     /// One target per name, in the order of the envelope's wraps.
@@ -39,17 +48,36 @@ final class RecipientRoutes {
     /// Whether any target is online (else an envelope needs no delivery encoded at all).
     private(set) var anyoneOnline = false
 
-    /// Whether `wraps` name exactly the resolved recipients, in order, at the relay's current `generation`.
-    func match(_ wraps: [Send.Wrap], generation: UInt64) -> Bool {
-        guard generation == self.generation, wraps.count == names.count else { return false }
-        for index in wraps.indices where wraps[index].recipient != names[index] { return false }
-        return true
+    /// Whether `send` names exactly the resolved recipients, in order, at the relay's current `generation`:
+    /// compared byte for byte in the frame, without making a string per name.
+    func match(_ send: SendView, generation: UInt64) -> Bool {
+        guard generation == self.generation, send.recipients.count == nameCount else { return false }
+        return send.withUnsafeBytes { frame in
+            names.withUnsafeBytes { names in
+                var offset = 0
+                for recipient in send.recipients {
+                    let name = recipient.name
+                    guard Int(names[offset]) == name.count, memcmp(names.baseAddress! + offset + 1, frame.baseAddress! + name.lowerBound, name.count) == 0 else {
+                        return false
+                    }
+                    offset += 1 + name.count
+                }
+                return true
+            }
+        }
     }
 
-    /// Resolves the recipients of `wraps` (which passed validation) for a sender on `loop`.
-    func resolve(_ wraps: [Send.Wrap], relay: Relay, loop: any EventLoop) {
-        let resolved = relay.resolve(wraps.lazy.map(\.recipient))
-        names = wraps.map(\.recipient)
+    /// Resolves the recipients of `send` (which passed validation) for a sender on `loop`.
+    func resolve(_ send: SendView, relay: Relay, loop: any EventLoop) {
+        let recipientNames = send.recipients.indices.map(send.recipientName(at:))
+        let resolved = relay.resolve(recipientNames)
+        names = send.withUnsafeBytes { frame in
+            send.recipients.reduce(into: [UInt8]()) { names, recipient in
+                names.append(UInt8(recipient.name.count))
+                names.append(contentsOf: frame[recipient.name])
+            }
+        }
+        nameCount = recipientNames.count
         targets = resolved.sessions.map { session in
             guard let session else { return .offline }
             return session.loop === loop ? .local(session.outbound.value) : .remote(session)

@@ -23,14 +23,15 @@ enum SendValidation {
         let isDirect: Bool
     }
 
-    /// Checks `send`; throws a refusal. The header is read in place, not decoded into copies: this runs for
-    /// every message the relay forwards. `namesChecked` skips the two recipient-name checks (addressed to the
-    /// sender, named twice) when the same names passed them for this sender before.
-    static func check(_ send: Send, from sender: ClientSession, namesChecked: Bool = false) throws(Refusal) -> Accepted {
-        guard send.header.readableBytes <= ProtocolLimits.maxHeaderLength else {
+    /// Checks `send`; throws a refusal. The header and the names are read in place, not decoded into copies: this
+    /// runs for every message the relay forwards. `namesChecked` skips the two recipient-name checks (addressed to
+    /// the sender, named twice) when the same names passed them for this sender before.
+    static func check(_ send: SendView, from sender: ClientSession, namesChecked: Bool = false) throws(Refusal) -> Accepted {
+        guard send.header.count <= ProtocolLimits.maxHeaderLength else {
             throw Refusal(code: .badEnvelope, reason: "the envelope header is longer than \(ProtocolLimits.maxHeaderLength) bytes")
         }
-        let verdict: Result<Accepted, Refusal> = send.header.withUnsafeReadableBytes { header in
+        let verdict: Result<Accepted, Refusal> = send.withUnsafeBytes { frame in
+            let header = UnsafeRawBufferPointer(rebasing: frame[send.header])
             let fields: EnvelopeRoutingFields
             do {
                 fields = try EnvelopeRoutingFields(parsing: header)
@@ -42,7 +43,7 @@ enum SendValidation {
                 return .failure(Refusal(code: .senderMismatch, reason: "the envelope's sender (\(claimed)) is not this connection's user (\(sender.name)) and key"))
             }
             if let recipient = fields.recipientName {
-                guard send.wraps.count == 1, sameBytes(header[recipient], send.wraps[0].recipient) else {
+                guard send.recipients.count == 1, sameBytes(header[recipient], UnsafeRawBufferPointer(rebasing: frame[send.recipients[0].name])) else {
                     let name = String(decoding: header[recipient], as: UTF8.self)
                     return .failure(Refusal(code: .badEnvelope, reason: "a direct message to \(name) must carry exactly one wrap, for \(name)"))
                 }
@@ -50,19 +51,20 @@ enum SendValidation {
             return .success(Accepted(isDirect: fields.isDirect))
         }
         let accepted = try verdict.get()
-        guard !send.wraps.isEmpty else { throw Refusal(code: .badEnvelope, reason: "the envelope has no recipients") }
-        guard send.wraps.count <= ProtocolLimits.maxRecipients else {
+        guard !send.recipients.isEmpty else { throw Refusal(code: .badEnvelope, reason: "the envelope has no recipients") }
+        guard send.recipients.count <= ProtocolLimits.maxRecipients else {
             throw Refusal(code: .tooManyRecipients, reason: "at most \(ProtocolLimits.maxRecipients) recipients per envelope")
         }
-        for index in send.wraps.indices where send.wraps[index].wrap.readableBytes != ProtocolLimits.wrapLength {
-            throw Refusal(code: .badEnvelope, reason: "the wrap for \(send.wraps[index].recipient) is not \(ProtocolLimits.wrapLength) bytes")
+        for index in send.recipients.indices where send.recipients[index].wrap.count != ProtocolLimits.wrapLength {
+            throw Refusal(code: .badEnvelope, reason: "the wrap for \(send.recipientName(at: index)) is not \(ProtocolLimits.wrapLength) bytes")
         }
         guard !namesChecked else { return accepted }
         // A direct message has one wrap: nothing can repeat, and no set need be built for it.
-        var seen = send.wraps.count > 1 ? Set<String>(minimumCapacity: send.wraps.count) : []
-        for wrap in send.wraps {
-            guard wrap.recipient != sender.name else { throw Refusal(code: .badEnvelope, reason: "an envelope cannot be addressed to its sender") }
-            guard send.wraps.count == 1 || seen.insert(wrap.recipient).inserted else { throw Refusal(code: .badEnvelope, reason: "\(wrap.recipient) is named twice") }
+        let names = send.recipients.indices.map(send.recipientName(at:))
+        var seen = names.count > 1 ? Set<String>(minimumCapacity: names.count) : []
+        for name in names {
+            guard name != sender.name else { throw Refusal(code: .badEnvelope, reason: "an envelope cannot be addressed to its sender") }
+            guard names.count == 1 || seen.insert(name).inserted else { throw Refusal(code: .badEnvelope, reason: "\(name) is named twice") }
         }
         return accepted
     }

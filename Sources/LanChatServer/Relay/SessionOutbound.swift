@@ -40,10 +40,17 @@ final class SessionOutbound: LoopBound {
         flusher.flushSoon(self)
     }
 
-    /// Encodes a `deliver` frame of these parts straight into the output buffer; `receipt` is handed back with
-    /// whether the write carrying it reached the socket.
-    func deliver(header: ByteBuffer, body: ByteBuffer, wrap: ByteBuffer, receipt: consuming WriteReceipt) {
-        noise.enqueue { Deliver.encodeFrame(stored: false, header: header, body: body, wrap: wrap, into: &$0) }
+    /// Encodes the `deliver` frame of a direct message, `send` with its one wrap, straight into the output buffer;
+    /// `receipt` is handed back with whether the write carrying it reached the socket.
+    func deliver(_ send: SendView, receipt: consuming WriteReceipt) {
+        send.withUnsafeBytes { frame in
+            noise.enqueue { out in
+                Deliver.encodeFrame(
+                    stored: false, header: UnsafeRawBufferPointer(rebasing: frame[send.header]), body: UnsafeRawBufferPointer(rebasing: frame[send.body]),
+                    wrap: UnsafeRawBufferPointer(rebasing: frame[send.recipients[0].wrap]), into: &out
+                )
+            }
+        }
         noise.notify(consume receipt)
         flusher.flushSoon(self)
     }
