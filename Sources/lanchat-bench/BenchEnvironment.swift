@@ -16,8 +16,8 @@ struct BenchEnvironment {
     }
 
     /// Adds the CPU shares measured since `meter` started and, given the `deliveries` of a throughput run, the
-    /// server's CPU time per delivery (which drifts less with the machine's speed than throughput does, and does
-    /// not depend on which side was the bottleneck). With several server event loops, also each loop's share
+    /// server's CPU time per delivery (which drifts less with the machine's speed than throughput does; not for a
+    /// server in this process, whose CPU time is the tool's too). With several server event loops, also each loop's share
     /// of a core and the busiest loop's part of their total: the server cannot go faster than that loop, so with
     /// one core per loop at the same CPU cost per delivery its throughput would grow at most total / busiest times
     /// (`loop_scaling_bound`).
@@ -26,7 +26,7 @@ struct BenchEnvironment {
         let (serverCPU, benchCPU) = meter.shares()
         if let serverCPU { report.add("server_cpu_pct", serverCPU) }
         if let benchCPU { report.add("bench_cpu_pct", benchCPU) }
-        if let deliveries, deliveries > 0, let seconds = meter.serverCPUSeconds() {
+        if let deliveries, deliveries > 0, !options.inProcess, let seconds = meter.serverCPUSeconds() {
             report.add("server_us_per_delivery", 1e6 * seconds / Double(deliveries))
         }
         report.add("server_threads", options.serverThreads)

@@ -51,7 +51,7 @@ struct SendViewTests {
         #expect(try SendView(decoding: buffer).send == send)
     }
 
-    @Test("every truncation throws, naming the field that was cut, as decoding the frame does")
+    @Test("every truncation throws, naming the field that was cut")
     func truncations() throws {
         let whole = Self.body(of: Self.samples[0])
         for length in 1..<whole.readableBytes {
@@ -62,8 +62,6 @@ struct SendViewTests {
                 continue
             }
             #expect(why.hasPrefix("truncated "), "cut at \(length): \(why)")
-            var asFrame = cut
-            #expect(throws: error) { try Frame(decoding: &asFrame) }
         }
     }
 

@@ -183,7 +183,7 @@ private struct RawWriter {
 }
 
 /// The `deliver` frame split for fan-out: everything up to and including the wrap's length is the same for
-/// every recipient and is encoded once; the recipient's wrap itself (a slice of the received `send` frame)
+/// every recipient and is encoded once; the recipient's wrap itself (bytes of the received `send` frame)
 /// follows. Writing `shared` then the wrap produces exactly `Frame.deliver(…).encode`.
 public struct DeliveryEncoding: Sendable {
     /// Length prefix, type byte, flags, header, body and the wrap's `u16` length: identical for every recipient.

@@ -2,8 +2,8 @@ import NIOCore
 
 /// A `send` frame read in place, as the relay reads every message: its fields are positions in the frame's
 /// bytes, so reading one costs no copy, no reference count and no string per recipient. Every field is checked
-/// as for `Frame(decoding:)` (truncation, flag bits, UTF-8 of the names, trailing bytes), with the same errors;
-/// `send` gives the same frame decoded into values.
+/// (truncation, flag bits, UTF-8 of the names, trailing bytes) with the errors `ProtocolError` gives for any
+/// frame; `send` gives the frame decoded into values, which is how `Frame(decoding:)` decodes a `send`.
 public struct SendView: Sendable {
     /// Where one recipient's name and wrap lie in the frame's bytes.
     public struct Recipient: Sendable {

@@ -184,8 +184,9 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
                 awaitingPong = false
                 readSinceSweep = true
                 // A registered client's `send`, the frame of every message, is read in place and routed without a
-                // `Frame` around it: no enum to copy, and no string or buffer per recipient. Every other frame, and a
-                // `send` before registration, goes through `handle`.
+                // `Frame` around it: no enum to copy, and no buffer per recipient (nor a string, while the recipients
+                // are those of the sender's previous envelope). Every other frame, and a `send` before registration,
+                // goes through `handle`.
                 if case let .registered(session) = state, body.getInteger(at: body.readerIndex, as: UInt8.self) == Frame.Kind.send.rawValue {
                     receive(try SendView(decoding: body), from: session, at: now, context: context)
                 } else {
@@ -326,16 +327,18 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     private func route(_ send: SendView, from session: ClientSession, context: ChannelHandlerContext) {
         if recipientRoutes == nil { recipientRoutes = RecipientRoutes() }
         let routes = recipientRoutes!
-        let resolved = routes.match(send, generation: relay.generation)
+        // The recipients' names as strings only when they differ from the last envelope's: for the name checks and
+        // the new resolution.
+        let names = routes.match(send, generation: relay.generation) ? nil : send.recipients.indices.map(send.recipientName(at:))
         let accepted: SendValidation.Accepted
         do {
-            accepted = try SendValidation.check(send, from: session, namesChecked: resolved)
+            accepted = try SendValidation.check(send, from: session, checkingNames: names)
         } catch {
             log.notice("refused an envelope: \(error.reason)")
             write(.error(ErrorFrame(requestID: send.requestID, code: error.code, reason: error.reason)), context: context)
             return
         }
-        if !resolved { routes.resolve(send, relay: relay, loop: context.eventLoop) }
+        if let names { routes.resolve(send, names: names, relay: relay, loop: context.eventLoop) }
         let targets = routes.targets
         if accepted.isDirect {
             deliverDirect(send, to: targets[0].isReachable ? targets[0] : .offline, context: context)

@@ -67,9 +67,8 @@ final class RecipientRoutes {
         }
     }
 
-    /// Resolves the recipients of `send` (which passed validation) for a sender on `loop`.
-    func resolve(_ send: SendView, relay: Relay, loop: any EventLoop) {
-        let recipientNames = send.recipients.indices.map(send.recipientName(at:))
+    /// Resolves the recipients of `send` (which passed validation), named `names`, for a sender on `loop`.
+    func resolve(_ send: SendView, names recipientNames: [String], relay: Relay, loop: any EventLoop) {
         let resolved = relay.resolve(recipientNames)
         names = send.withUnsafeBytes { frame in
             send.recipients.reduce(into: [UInt8]()) { names, recipient in

@@ -23,10 +23,10 @@ enum SendValidation {
         let isDirect: Bool
     }
 
-    /// Checks `send`; throws a refusal. The header and the names are read in place, not decoded into copies: this
-    /// runs for every message the relay forwards. `namesChecked` skips the two recipient-name checks (addressed to
-    /// the sender, named twice) when the same names passed them for this sender before.
-    static func check(_ send: SendView, from sender: ClientSession, namesChecked: Bool = false) throws(Refusal) -> Accepted {
+    /// Checks `send`; throws a refusal. The header is read in place, not decoded into copies: this runs for every
+    /// message the relay forwards. `names`, the recipients' names, are checked (addressed to the sender, named twice)
+    /// when given; nil skips those checks, for names that passed them for this sender before.
+    static func check(_ send: SendView, from sender: ClientSession, checkingNames names: [String]?) throws(Refusal) -> Accepted {
         guard send.header.count <= ProtocolLimits.maxHeaderLength else {
             throw Refusal(code: .badEnvelope, reason: "the envelope header is longer than \(ProtocolLimits.maxHeaderLength) bytes")
         }
@@ -58,9 +58,8 @@ enum SendValidation {
         for index in send.recipients.indices where send.recipients[index].wrap.count != ProtocolLimits.wrapLength {
             throw Refusal(code: .badEnvelope, reason: "the wrap for \(send.recipientName(at: index)) is not \(ProtocolLimits.wrapLength) bytes")
         }
-        guard !namesChecked else { return accepted }
+        guard let names else { return accepted }
         // A direct message has one wrap: nothing can repeat, and no set need be built for it.
-        let names = send.recipients.indices.map(send.recipientName(at:))
         var seen = names.count > 1 ? Set<String>(minimumCapacity: names.count) : []
         for name in names {
             guard name != sender.name else { throw Refusal(code: .badEnvelope, reason: "an envelope cannot be addressed to its sender") }
