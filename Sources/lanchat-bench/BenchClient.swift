@@ -99,13 +99,13 @@ private final class BenchReceiver: ChannelInboundHandler {
             // Until the workload sets its counter, deliveries go through the forwarder.
             if let forwarding = observer as? ForwardingObserver { resolvedObserver = forwarding.resolved } else { resolvedObserver = observer }
         }
-        let me = me, deliveries = resolvedObserver ?? observer
+        let me = me, target = resolvedObserver ?? observer
         do {
             while var frame = try frames.nextBody() {
                 if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == Frame.Kind.deliver.rawValue {
-                    if let me { deliveries?.delivered(frame, to: me) }
+                    if let me { target?.delivered(frame, to: me) }
                 } else {
-                    handle(try Frame(decoding: &frame), context: context)
+                    handle(try Frame(decoding: &frame), target: target, context: context)
                 }
             }
         } catch {
@@ -113,12 +113,12 @@ private final class BenchReceiver: ChannelInboundHandler {
         }
     }
 
-    private func handle(_ frame: Frame, context: ChannelHandlerContext) {
+    private func handle(_ frame: Frame, target: (any BenchObserver)?, context: ChannelHandlerContext) {
         switch frame {
         case .welcome:
             welcome.succeed()
         case let .ack(ack):
-            if let me { observer?.acknowledged(ack, by: me) }
+            if let me { target?.acknowledged(ack, by: me) }
         case let .error(error):
             welcome.fail(BenchError.refused(error.reason))
             if let me { observer?.refused(error, client: me) }

@@ -54,7 +54,8 @@ final class DeliveryCounter: BenchObserver {
     let openedBad = Atomic<Int>(0)
     private let sampleEvery: Int
     private let plaintext: [UInt8]
-    private let senders: [String: WindowedSender]
+    /// Each sending client's sender, by the client's identity (no string hashed per acknowledgement).
+    private let senders: [ObjectIdentifier: WindowedSender]
     /// Send times by the first 8 bytes of the message id, when measuring latency.
     let sendTimes = NIOLockedValueBox<[UInt64: UInt64]>([:])
     let latencies = NIOLockedValueBox(Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
@@ -65,7 +66,7 @@ final class DeliveryCounter: BenchObserver {
         self.finished = finished
         self.plaintext = plaintext
         self.sampleEvery = max(1, sampleEvery)
-        self.senders = Dictionary(uniqueKeysWithValues: senders.map { ($0.client.name, $0) })
+        self.senders = Dictionary(uniqueKeysWithValues: senders.map { (ObjectIdentifier($0.client), $0) })
         self.measuresLatency = measuresLatency
     }
 
@@ -94,7 +95,7 @@ final class DeliveryCounter: BenchObserver {
             let missedNow = missed.add(ack.missed.count, ordering: .relaxed).newValue
             completeIfDone(missedNow + deliveries.load(ordering: .relaxed))
         }
-        senders[client.name]?.acknowledged()
+        senders[ObjectIdentifier(client)]?.acknowledged()
     }
 
     func refused(_ error: ErrorFrame, client: BenchClient) {
