@@ -18,30 +18,34 @@ final class BenchClient: Sendable {
     let name: String
     let key: PrivateKey
     let channel: any Channel
+    /// The connection's Noise handler, to queue frames into its output directly (on the channel's event loop):
+    /// no pipeline write per message, as the relay writes. The next flush sends them.
+    let outbound: NIOLoopBound<any OutboundQueue>
 
-    private init(name: String, key: PrivateKey, channel: any Channel) {
+    private init(name: String, key: PrivateKey, channel: any Channel, outbound: NIOLoopBound<any OutboundQueue>) {
         self.name = name
         self.key = key
         self.channel = channel
+        self.outbound = outbound
     }
 
     /// Connects, runs the handshake and registers; returns once the server said welcome.
     static func connect(name: String, key: PrivateKey, to address: SocketAddress, group: any EventLoopGroup, observer: (any BenchObserver)?) async throws -> BenchClient {
         let welcome = group.next().makePromise(of: Void.self)
         let clientBox = NIOLockedValueBoxLite<BenchClient?>(nil)
-        let channel = try await ClientBootstrap(group: group)
+        let (channel, outbound) = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+            .connect(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let noise = try NoiseChannelHandler(role: .initiator, localStatic: key)
                     try channel.pipeline.syncOperations.addHandlers([
-                        NoiseChannelHandler(role: .initiator, localStatic: key),
+                        noise,
                         BenchReceiver(name: name, welcome: welcome, observer: observer, client: clientBox),
                     ])
+                    return (channel, NIOLoopBound<any OutboundQueue>(noise, eventLoop: channel.eventLoop))
                 }
             }
-            .connect(to: address)
-            .get()
-        let client = BenchClient(name: name, key: key, channel: channel)
+        let client = BenchClient(name: name, key: key, channel: channel, outbound: outbound)
         clientBox.set(client)
         try await welcome.futureResult.get()
         return client

@@ -23,7 +23,7 @@ final class WindowedSender: Sendable {
     /// Writes the first window of frames.
     func start() {
         client.channel.eventLoop.execute { [self] in
-            for _ in 0..<min(window, total) { writeNext(flush: false) }
+            for _ in 0..<min(window, total) { writeNext() }
             client.channel.flush()
         }
     }
@@ -31,14 +31,14 @@ final class WindowedSender: Sendable {
     /// Called on the client's event loop for each acknowledgement: keeps the window full. The client
     /// flushes at the end of its read batch.
     func acknowledged() {
-        writeNext(flush: false)
+        writeNext()
     }
 
-    private func writeNext(flush: Bool) {
+    /// Queues the next frame in the connection's output (on the client's event loop).
+    private func writeNext() {
         let index = next.add(1, ordering: .relaxed).oldValue
         guard index < total else { return }
-        let frame = frames[index % frames.count]
-        if flush { client.channel.writeAndFlush(frame, promise: nil) } else { client.channel.write(frame, promise: nil) }
+        client.outbound.value.enqueue(frames[index % frames.count])
     }
 }
 
