@@ -20,10 +20,10 @@ struct BenchEnvironment {
 
     /// Adds the CPU shares measured since `meter` started and, given the `deliveries` of a throughput run, the
     /// server's CPU time per delivery (which drifts less with the machine's speed than throughput does; not for a
-    /// server in this process, whose CPU time is the tool's too). With several server event loops, also each loop's share
-    /// of a core and the busiest loop's part of their total: the server cannot go faster than that loop, so with
-    /// one core per loop at the same CPU cost per delivery its throughput would grow at most total / busiest times
-    /// (`loop_scaling_bound`).
+    /// server in this process, whose CPU time is the tool's too). With several server event loops, also each
+    /// loop's share of a core and the busiest loop's part of their total: the server cannot go faster than that
+    /// loop, so with one core per loop at the same CPU cost per delivery its throughput would grow at most
+    /// total / busiest times (`loop_scaling_bound`).
     func addCPU(_ meter: CPUMeter, to report: inout Report, deliveries: Int? = nil) {
         let loopShares = meter.serverLoopShares()
         let (serverCPU, benchCPU) = meter.shares()

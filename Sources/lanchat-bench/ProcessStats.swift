@@ -63,18 +63,22 @@ struct CPUMeter {
 
     /// The server's CPU time since `init`, in seconds; nil when the server is unknown.
     func serverCPUSeconds() -> Double? {
-        guard let serverStart, let serverPID, let now = ProcessSample.of(serverPID) else { return nil }
-        return now.cpuSeconds - serverStart.cpuSeconds
+        Self.cpuSeconds(since: serverStart, of: serverPID)
     }
 
     /// (server %, bench %) of one core since `init`; nil where unknown. In-process, both are the same process.
     func shares() -> (server: Double?, bench: Double?) {
         let elapsed = Date().timeIntervalSince(start)
+        guard elapsed > 0 else { return (nil, nil) }
         func share(_ before: ProcessSample?, _ pid: Int32?) -> Double? {
-            guard let before, let pid, let after = ProcessSample.of(pid), elapsed > 0 else { return nil }
-            return 100 * (after.cpuSeconds - before.cpuSeconds) / elapsed
+            Self.cpuSeconds(since: before, of: pid).map { 100 * $0 / elapsed }
         }
         return (share(serverStart, serverPID), share(benchStart, getpid()))
+    }
+
+    private static func cpuSeconds(since before: ProcessSample?, of pid: Int32?) -> Double? {
+        guard let before, let pid, let after = ProcessSample.of(pid) else { return nil }
+        return after.cpuSeconds - before.cpuSeconds
     }
 }
 

@@ -148,11 +148,12 @@ final class HMACSHA256Context {
 
     /// Overwrites the key state kept from the last code (with an all-zero key), for a context that is kept for
     /// later use.
+    private static let zeroKey = [UInt8](repeating: 0, count: 32)
+
     func forgetKey() {
         guard digestSet else { return }
         // OpenSSL wipes its copy of the previous key and recomputes the keyed state from the new one.
-        let zeros = [UInt8](repeating: 0, count: 32)
-        guard zeros.withUnsafeBufferPointer({ EVP_MAC_init(ctx, $0.baseAddress, $0.count, nil) }) == 1 else {
+        guard Self.zeroKey.withUnsafeBufferPointer({ EVP_MAC_init(ctx, $0.baseAddress, $0.count, nil) }) == 1 else {
             fatalError("EVP_MAC_init: \(OpenSSLErrorQueue.drain())")
         }
     }

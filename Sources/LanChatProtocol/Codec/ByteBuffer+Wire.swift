@@ -1,5 +1,10 @@
 import NIOCore
 
+/// Whether `bytes` are UTF-8. ASCII (every name the tests and benchmarks use) is checked without decoding.
+func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    bytes.allSatisfy { $0 < 0x80 } || String(validating: bytes, as: UTF8.self) != nil
+}
+
 extension ByteBuffer {
     /// Writes `u8 length` and the UTF-8 bytes (at most 255).
     @discardableResult
@@ -32,52 +37,51 @@ extension ByteBuffer {
         writeInteger(UInt32(bytes.readableBytes)) + writeImmutableBuffer(bytes)
     }
 
-    mutating func readWireInteger<T: FixedWidthInteger>(_ field: String, as: T.Type = T.self) throws -> T {
+    mutating func readWireInteger<T: FixedWidthInteger>(_ field: String, as: T.Type = T.self) throws(ProtocolError) -> T {
         guard let value = readInteger(as: T.self) else { throw ProtocolError.malformedFrame("truncated \(field)") }
         return value
     }
 
     /// Reads a flags byte whose only defined bit is bit 0; other bits must be zero.
-    mutating func readFlags(_ field: String) throws -> Bool {
+    mutating func readFlags(_ field: String) throws(ProtocolError) -> Bool {
         let flags: UInt8 = try readWireInteger(field)
         guard flags & ~1 == 0 else { throw ProtocolError.malformedFrame("unknown bits in \(field)") }
         return flags == 1
     }
 
-    mutating func readString8(_ field: String) throws -> String {
+    mutating func readString8(_ field: String) throws(ProtocolError) -> String {
         try readUTF8(field, count: Int(readWireInteger(field, as: UInt8.self)))
     }
 
-    mutating func readString16(_ field: String) throws -> String {
+    mutating func readString16(_ field: String) throws(ProtocolError) -> String {
         try readUTF8(field, count: Int(readWireInteger(field, as: UInt16.self)))
     }
 
-    mutating func readBytes16(_ field: String) throws -> ByteBuffer {
+    mutating func readBytes16(_ field: String) throws(ProtocolError) -> ByteBuffer {
         try readWireSlice(field, count: Int(readWireInteger(field, as: UInt16.self)))
     }
 
-    mutating func readBytes32(_ field: String) throws -> ByteBuffer {
+    mutating func readBytes32(_ field: String) throws(ProtocolError) -> ByteBuffer {
         try readWireSlice(field, count: Int(readWireInteger(field, as: UInt32.self)))
     }
 
-    mutating func readKey(_ field: String) throws -> [UInt8] {
+    mutating func readKey(_ field: String) throws(ProtocolError) -> [UInt8] {
         guard let key = readBytes(length: 32) else { throw ProtocolError.malformedFrame("truncated \(field)") }
         return key
     }
 
-    mutating func readWireSlice(_ field: String, count: Int) throws -> ByteBuffer {
+    mutating func readWireSlice(_ field: String, count: Int) throws(ProtocolError) -> ByteBuffer {
         guard let slice = readSlice(length: count) else { throw ProtocolError.malformedFrame("truncated \(field)") }
         return slice
     }
 
     /// Reads `count` bytes of UTF-8 straight from the buffer's storage (no intermediate array: this runs for
     /// every recipient name of every envelope the relay forwards).
-    private mutating func readUTF8(_ field: String, count: Int) throws -> String {
+    private mutating func readUTF8(_ field: String, count: Int) throws(ProtocolError) -> String {
         guard readableBytes >= count else { throw ProtocolError.malformedFrame("truncated \(field)") }
         let string = withUnsafeReadableBytes { bytes -> String? in
             let utf8 = UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[..<count])
-            // ASCII (every name the tests and benchmarks use) needs no validation; anything else is checked.
-            return utf8.allSatisfy { $0 < 0x80 } ? String(decoding: utf8, as: UTF8.self) : String(validating: utf8, as: UTF8.self)
+            return isValidUTF8(utf8) ? String(decoding: utf8, as: UTF8.self) : nil
         }
         guard let string else { throw ProtocolError.malformedFrame("\(field) is not valid UTF-8") }
         moveReaderIndex(forwardBy: count)

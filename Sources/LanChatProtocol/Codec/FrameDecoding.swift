@@ -3,7 +3,7 @@ import NIOCore
 extension Frame {
     /// Parses one frame body (the bytes after the length prefix, type byte first). Every field is checked:
     /// truncation, bad UTF-8, wrong key lengths, unknown types and trailing bytes throw `ProtocolError`.
-    public init(decoding frame: inout ByteBuffer) throws {
+    public init(decoding frame: inout ByteBuffer) throws(ProtocolError) {
         let typeByte: UInt8 = try frame.readWireInteger("frame type")
         guard let kind = Kind(rawValue: typeByte) else { throw ProtocolError.unknownFrameType(typeByte) }
         switch kind {
@@ -81,7 +81,7 @@ extension Frame {
 }
 
 extension DirectoryEntry {
-    init(decoding buffer: inout ByteBuffer) throws {
+    init(decoding buffer: inout ByteBuffer) throws(ProtocolError) {
         self.init(name: try buffer.readString8("user name"), key: try buffer.readKey("user key"))
     }
 }
@@ -154,10 +154,10 @@ public struct FrameAssembler {
     /// frame, and again on every later call: the stream cannot be read past it.
     public mutating func next() throws(ProtocolError) -> Frame? {
         guard var body = try nextBody() else { return nil }
-        do {
+        do throws(ProtocolError) {
             return try Frame(decoding: &body)
         } catch {
-            throw failed(error as? ProtocolError ?? .malformedFrame("\(error)"))
+            throw failed(error)
         }
     }
 

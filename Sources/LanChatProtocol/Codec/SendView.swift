@@ -56,7 +56,16 @@ public struct SendView: Sendable {
 
     /// The name of the recipient at `index` (checked to be UTF-8 when the frame was read).
     public func recipientName(at index: Int) -> String {
-        withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[recipients[index].name]), as: UTF8.self) }
+        withUnsafeBytes { Self.name(recipients[index], in: $0) }
+    }
+
+    /// Every recipient's name, in the order of the wraps.
+    public var recipientNames: [String] {
+        withUnsafeBytes { frame in recipients.map { Self.name($0, in: frame) } }
+    }
+
+    private static func name(_ recipient: Recipient, in frame: UnsafeRawBufferPointer) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: frame[recipient.name]), as: UTF8.self)
     }
 
     /// The recipient at `index` and their wrap (a slice of the frame).
@@ -130,12 +139,10 @@ private struct WireCursor {
         return offset..<offset + count
     }
 
-    /// Like `bytes`, and the bytes must be UTF-8 (ASCII, every name the tests and benchmarks use, is checked
-    /// without decoding).
+    /// Like `bytes`, and the bytes must be UTF-8.
     mutating func utf8(_ field: String, count: Int) throws(ProtocolError) -> Range<Int> {
         let range = try bytes(field, count: count)
-        let utf8 = UnsafeRawBufferPointer(rebasing: bytes[range]).bindMemory(to: UInt8.self)
-        guard utf8.allSatisfy({ $0 < 0x80 }) || String(validating: utf8, as: UTF8.self) != nil else {
+        guard isValidUTF8(UnsafeRawBufferPointer(rebasing: bytes[range]).bindMemory(to: UInt8.self)) else {
             throw .malformedFrame("\(field) is not valid UTF-8")
         }
         return range

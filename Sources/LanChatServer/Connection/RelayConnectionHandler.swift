@@ -43,10 +43,10 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     private var recipientRoutes: RecipientRoutes?
     /// This connection's write side.
     private let outbound: SessionOutbound
-    /// Hands receipts of direct messages written on other event loops back to this handler. Held weakly: it holds
-    /// this handler (so that a message still gets stored if its write fails after this connection closed), and
-    /// lives as long as a receipt on another loop needs it; made again after that.
-    private weak var onOtherLoops: SenderOnAnotherLoop?
+    /// Hands receipts of direct messages written on other event loops back to this handler. It holds this handler
+    /// (so that a message still gets stored if its write fails after this connection closed); let go when the
+    /// handler leaves the pipeline, which ends that cycle once the last receipt on another loop is answered.
+    private var onOtherLoops: SenderOnAnotherLoop?
 
     private var relay: Relay { services.relay }
     private var database: ServerDatabase { services.database }
@@ -77,6 +77,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        onOtherLoops = nil
         if let sweepSlot { sweeper.remove(slot: sweepSlot) }
         sweepSlot = nil
     }
@@ -179,7 +180,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         frames.append(unwrapInboundIn(data))
         // One clock reading for the rate limit of every frame in this read.
         let now = NIODeadline.now()
-        do {
+        do throws(ProtocolError) {
             while !isClosing, var body = try frames.nextBody() {
                 awaitingPong = false
                 readSinceSweep = true
@@ -194,7 +195,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
                 }
             }
         } catch {
-            errorCaught(context: context, error: error as? ProtocolError ?? .malformedFrame("\(error)"))
+            errorCaught(context: context, error: error)
         }
     }
 
@@ -329,7 +330,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         let routes = recipientRoutes!
         // The recipients' names as strings only when they differ from the last envelope's: for the name checks and
         // the new resolution.
-        let names = routes.match(send, generation: relay.generation) ? nil : send.recipients.indices.map(send.recipientName(at:))
+        let names = routes.match(send, generation: relay.generation) ? nil : send.recipientNames
         let accepted: SendValidation.Accepted
         do {
             accepted = try SendValidation.check(send, from: session, checkingNames: names)
@@ -346,35 +347,19 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         }
         var delivered = 0
         // Wrap indices of the recipients not reached now (offline, or their connection is backed up).
-        var unreachable: [Int] = []
+        var unreachable = routes.offline
         if routes.anyoneOnline {
-            // Through raw views of the shared part and of the frame, and the unretained outbounds of recipients on
-            // this loop (`targets` keeps them alive): per recipient, no reference count is touched and no buffer is
-            // copied but into its output.
-            let delivery = withExtendedLifetime(targets) {
-                send.withUnsafeBytes { frame in
-                    let delivery = DeliveryEncoding(
-                        header: UnsafeRawBufferPointer(rebasing: frame[send.header]), body: UnsafeRawBufferPointer(rebasing: frame[send.body]),
-                        allocator: context.channel.allocator
-                    )
-                    delivery.shared.withUnsafeReadableBytes { shared in
-                        let locals = routes.localOutbounds
-                        for (index, recipient) in send.recipients.enumerated() {
-                            if let local = locals[index] {
-                                let reached = local._withUnsafeGuaranteedRef { outbound in
-                                    guard outbound.isWritable else { return false }
-                                    outbound.deliver(shared, UnsafeRawBufferPointer(rebasing: frame[recipient.wrap]))
-                                    return true
-                                }
-                                if reached { delivered += 1 } else { unreachable.append(index) }
-                            } else if case .offline = targets[index] {
-                                unreachable.append(index)
-                            } // Recipients on other loops are handed over below, one envelope per loop.
-                        }
-                    }
-                    return delivery
-                }
+            // Recipients on this loop get their copies now, from raw views of the shared part and of the frame: per
+            // recipient, no reference count is touched and no buffer is copied but into its output.
+            let shared = send.withUnsafeBytes { frame in
+                let delivery = DeliveryEncoding(
+                    header: UnsafeRawBufferPointer(rebasing: frame[send.header]), body: UnsafeRawBufferPointer(rebasing: frame[send.body]),
+                    allocator: context.channel.allocator
+                )
+                delivered = delivery.shared.withUnsafeReadableBytes { routes.deliverLocally($0, wrapsOf: send, in: frame, unreachable: &unreachable) }
+                return delivery.shared
             }
+            // Recipients on other loops are handed over, one envelope per loop.
             for group in routes.remoteGroups {
                 // Those whose connection is backed up now get nothing; the others are counted as delivered.
                 var reached: [RemoteRecipient]?
@@ -388,10 +373,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
                     }
                 }
                 let recipients = reached ?? group.recipients
-                if !recipients.isEmpty { deliveries.add(envelope: delivery.shared, send: send, to: recipients, on: group.loop) }
+                if !recipients.isEmpty { deliveries.add(envelope: shared, send: send, to: recipients, on: group.loop) }
             }
-        } else {
-            unreachable = Array(send.recipients.indices)
         }
         // In the order of the envelope's wraps.
         unreachable.sort()
@@ -412,14 +395,14 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         switch target {
         case let .local(recipient):
             // Encoded straight into the recipient's output: with one recipient there is nothing to share.
-            recipient.deliver(send, receipt: WriteReceipt(observer: self, id: send.requestID, bytes: send.frame))
+            recipient.deliver(send, observer: self)
         case let .remote(recipient):
             // Through the batch, behind this read's other deliveries to that loop, so messages keep their order.
             let sender = onOtherLoops ?? SenderOnAnotherLoop(self, loop: context.eventLoop)
             onOtherLoops = sender
             deliveries.add(direct: send, to: recipient, sender: sender)
         case .offline:
-            store(send, isDirect: true, wraps: [send.wrap(at: 0)], delivered: 0, missed: [], context: context)
+            storeDirect(send)
         }
     }
 
@@ -430,11 +413,16 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             return
         }
         do {
-            let send = try SendView(decoding: receipt.bytes)
-            store(send, isDirect: true, wraps: [send.wrap(at: 0)], delivered: 0, missed: [], context: context)
+            storeDirect(try SendView(decoding: receipt.bytes))
         } catch {
             log.error("cannot store a direct message that could not be written: \(error)")
         }
+    }
+
+    /// Stores a direct message for its recipient, then acknowledges it (or refuses it if the recipient is unknown or
+    /// has too many messages waiting).
+    private func storeDirect(_ send: SendView) {
+        store(send, isDirect: true, wraps: [send.wrap(at: 0)], delivered: 0, missed: [], context: context)
     }
 
     /// Stores `wraps` durably, then acknowledges (or refuses a direct message whose recipient is unknown or full).

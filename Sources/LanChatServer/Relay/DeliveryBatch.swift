@@ -52,7 +52,7 @@ struct DeliveryBatch {
                     case let .envelope(shared, send, recipients): Self.deliver(shared, send, to: recipients)
                     case let .frame(session, frame): session.outbound.value.write(frame)
                     case let .direct(session, send, sender):
-                        session.outbound.value.deliver(send, receipt: WriteReceipt(observer: sender, id: send.requestID, bytes: send.frame))
+                        session.outbound.value.deliver(send, observer: sender)
                     }
                 }
             }

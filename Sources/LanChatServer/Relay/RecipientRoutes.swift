@@ -1,12 +1,5 @@
 import LanChatProtocol
 import NIOCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Where one recipient of an envelope is reached from the sender's event loop.
 enum RouteTarget {
@@ -33,31 +26,33 @@ enum RouteTarget {
 final class RecipientRoutes {
     /// The resolved names, each as its length byte and UTF-8 bytes, in the order of the wraps.
     private var names: [UInt8] = []
-    private var nameCount = 0
     /// The relay's generation the targets were resolved at (nil before the first resolution).
     private(set) var generation: UInt64?
     /// One target per name, in the order of the envelope's wraps.
     private(set) var targets: [RouteTarget] = []
-    /// For each target on the sender's loop its outbound, nil for the others: the same objects as in `targets`,
-    /// which keeps them alive, held here without a reference count, so that the fan-out loop touches each
-    /// recipient without retaining and releasing it (a tenth of the relay's time at 1,000 recipients).
-    private(set) var localOutbounds: [Unmanaged<SessionOutbound>?] = []
+    /// The targets on the sender's loop, held without a reference count (`targets` keeps them alive), so that the
+    /// fan-out loop touches each recipient without retaining and releasing it (a tenth of the relay's time at 1,000
+    /// recipients).
+    private var localRecipients: [LocalRecipient] = []
     /// The targets on other event loops, grouped by loop: an envelope is handed to each other loop once, with
     /// its recipients there, and that loop makes their copies.
     private(set) var remoteGroups: [RemoteGroup] = []
+    /// The wrap indices of the recipients who are offline.
+    private(set) var offline: [Int] = []
+
     /// Whether any target is online (else an envelope needs no delivery encoded at all).
-    private(set) var anyoneOnline = false
+    var anyoneOnline: Bool { !localRecipients.isEmpty || !remoteGroups.isEmpty }
 
     /// Whether `send` names exactly the resolved recipients, in order, at the relay's current `generation`:
     /// compared byte for byte in the frame, without making a string per name.
     func match(_ send: SendView, generation: UInt64) -> Bool {
-        guard generation == self.generation, send.recipients.count == nameCount else { return false }
+        guard generation == self.generation, send.recipients.count == targets.count else { return false }
         return send.withUnsafeBytes { frame in
             names.withUnsafeBytes { names in
                 var offset = 0
                 for recipient in send.recipients {
-                    let name = recipient.name
-                    guard Int(names[offset]) == name.count, memcmp(names.baseAddress! + offset + 1, frame.baseAddress! + name.lowerBound, name.count) == 0 else {
+                    let name = UnsafeRawBufferPointer(rebasing: frame[recipient.name])
+                    guard Int(names[offset]) == name.count, sameBytes(UnsafeRawBufferPointer(rebasing: names[offset + 1..<offset + 1 + name.count]), name) else {
                         return false
                     }
                     offset += 1 + name.count
@@ -76,27 +71,56 @@ final class RecipientRoutes {
                 names.append(contentsOf: frame[recipient.name])
             }
         }
-        nameCount = recipientNames.count
         targets = resolved.sessions.map { session in
             guard let session else { return .offline }
             return session.loop === loop ? .local(session.outbound.value) : .remote(session)
         }
-        localOutbounds = targets.map { target in
-            if case let .local(outbound) = target { Unmanaged.passUnretained(outbound) } else { nil }
-        }
+        localRecipients = []
         remoteGroups = []
+        offline = []
         for (index, target) in targets.enumerated() {
-            guard case let .remote(session) = target else { continue }
-            let recipient = RemoteRecipient(wrapIndex: index, session: session)
-            if let group = remoteGroups.firstIndex(where: { $0.loop === session.loop }) {
-                remoteGroups[group].recipients.append(recipient)
-            } else {
-                remoteGroups.append(RemoteGroup(loop: session.loop, recipients: [recipient]))
+            switch target {
+            case let .local(outbound):
+                localRecipients.append(LocalRecipient(wrapIndex: index, outbound: Unmanaged.passUnretained(outbound)))
+            case let .remote(session):
+                let recipient = RemoteRecipient(wrapIndex: index, session: session)
+                if let group = remoteGroups.firstIndex(where: { $0.loop === session.loop }) {
+                    remoteGroups[group].recipients.append(recipient)
+                } else {
+                    remoteGroups.append(RemoteGroup(loop: session.loop, recipients: [recipient]))
+                }
+            case .offline:
+                offline.append(index)
             }
         }
-        anyoneOnline = targets.contains { if case .offline = $0 { false } else { true } }
         generation = resolved.generation
     }
+
+    /// Copies a delivery, `shared` then the recipient's wrap from `frame` (the bytes of `send`), into the output of
+    /// every recipient on this loop whose connection is not backed up; adds the wrap indices of the others to
+    /// `unreachable`. Returns how many were reached.
+    func deliverLocally(_ shared: UnsafeRawBufferPointer, wrapsOf send: SendView, in frame: UnsafeRawBufferPointer, unreachable: inout [Int]) -> Int {
+        var reached = 0
+        withExtendedLifetime(targets) {
+            for local in localRecipients {
+                local.outbound._withUnsafeGuaranteedRef { outbound in
+                    if outbound.isWritable {
+                        outbound.deliver(shared, UnsafeRawBufferPointer(rebasing: frame[send.recipients[local.wrapIndex].wrap]))
+                        reached += 1
+                    } else {
+                        unreachable.append(local.wrapIndex)
+                    }
+                }
+            }
+        }
+        return reached
+    }
+}
+
+/// A recipient on the sender's event loop, which of the envelope's wraps is theirs, and their outbound (unretained).
+private struct LocalRecipient {
+    let wrapIndex: Int
+    let outbound: Unmanaged<SessionOutbound>
 }
 
 /// The recipients of an envelope on one other event loop.

@@ -1,13 +1,6 @@
 import LanChatCrypto
 import LanChatProtocol
 import NIOCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Checks a `send` frame against the connection it came on, without decrypting anything: the header must
 /// parse, name this connection's user and key as sender, and its kind must match the wraps.
@@ -43,7 +36,8 @@ enum SendValidation {
                 return .failure(Refusal(code: .senderMismatch, reason: "the envelope's sender (\(claimed)) is not this connection's user (\(sender.name)) and key"))
             }
             if let recipient = fields.recipientName {
-                guard send.recipients.count == 1, sameBytes(header[recipient], UnsafeRawBufferPointer(rebasing: frame[send.recipients[0].name])) else {
+                guard send.recipients.count == 1,
+                      LanChatServer.sameBytes(UnsafeRawBufferPointer(rebasing: header[recipient]), UnsafeRawBufferPointer(rebasing: frame[send.recipients[0].name])) else {
                     let name = String(decoding: header[recipient], as: UTF8.self)
                     return .failure(Refusal(code: .badEnvelope, reason: "a direct message to \(name) must carry exactly one wrap, for \(name)"))
                 }
@@ -68,20 +62,14 @@ enum SendValidation {
         return accepted
     }
 
-    /// Byte-wise equality of a header field and `bytes` (`memcmp`: the generic `elementsEqual` over a slice, then
-    /// a byte loop, showed up in profiles of the direct-message benchmark).
+    /// Whether a header field holds exactly `bytes`.
     private static func sameBytes(_ field: Slice<UnsafeRawBufferPointer>, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBufferPointer { sameBytes(field, UnsafeRawBufferPointer($0)) }
+        bytes.withUnsafeBytes { LanChatServer.sameBytes(UnsafeRawBufferPointer(rebasing: field), $0) }
     }
 
+    /// Whether a header field holds exactly the UTF-8 of `string`.
     private static func sameBytes(_ field: Slice<UnsafeRawBufferPointer>, _ string: String) -> Bool {
         var string = string
-        return string.withUTF8 { sameBytes(field, UnsafeRawBufferPointer($0)) }
-    }
-
-    private static func sameBytes(_ field: Slice<UnsafeRawBufferPointer>, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard field.count == bytes.count else { return false }
-        guard let start = field.base.baseAddress, let other = bytes.baseAddress else { return bytes.isEmpty }
-        return memcmp(start + field.startIndex, other, bytes.count) == 0
+        return string.withUTF8 { LanChatServer.sameBytes(UnsafeRawBufferPointer(rebasing: field), UnsafeRawBufferPointer($0)) }
     }
 }

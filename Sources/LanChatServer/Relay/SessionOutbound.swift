@@ -41,8 +41,9 @@ final class SessionOutbound: LoopBound {
     }
 
     /// Encodes the `deliver` frame of a direct message, `send` with its one wrap, straight into the output buffer;
-    /// `receipt` is handed back with whether the write carrying it reached the socket.
-    func deliver(_ send: SendView, receipt: consuming WriteReceipt) {
+    /// `observer` is handed a receipt (the request id and the `send` frame) with whether the write carrying it
+    /// reached the socket.
+    func deliver(_ send: SendView, observer: any WriteObserver) {
         send.withUnsafeBytes { frame in
             noise.enqueue { out in
                 Deliver.encodeFrame(
@@ -51,7 +52,7 @@ final class SessionOutbound: LoopBound {
                 )
             }
         }
-        noise.notify(consume receipt)
+        noise.notify(WriteReceipt(observer: observer, id: send.requestID, bytes: send.frame))
         flusher.flushSoon(self)
     }
 
