@@ -25,14 +25,20 @@ struct BenchEnvironment {
     /// loop, so with one core per loop at the same CPU cost per delivery its throughput would grow at most
     /// total / busiest times (`loop_scaling_bound`).
     func addCPU(_ meter: CPUMeter, to report: inout Report, deliveries: Int? = nil) {
-        let loopShares = meter.serverLoopShares()
+        // In process the tool's own event loops are threads of the same process: no per-loop figures then.
+        let loopShares = options.inProcess ? [] : meter.serverLoopShares()
         let (serverCPU, benchCPU) = meter.shares()
         if let serverCPU { report.add("server_cpu_pct", serverCPU) }
         if let benchCPU { report.add("bench_cpu_pct", benchCPU) }
         if let deliveries, deliveries > 0, !options.inProcess, let seconds = meter.serverCPUSeconds() {
             report.add("server_us_per_delivery", 1e6 * seconds / Double(deliveries))
         }
-        report.add("server_threads", options.serverThreads)
+        // A server this tool started or runs has the threads it was given; for another, those found in /proc.
+        if options.server == nil {
+            report.add("server_threads", options.serverThreads)
+        } else if !loopShares.isEmpty {
+            report.add("server_threads", loopShares.count)
+        }
         if loopShares.count > 1, let busiest = loopShares.first, busiest > 0 {
             report.add("server_loop_cpu_pct", loopShares.map { String(format: "%.1f", $0) }.joined(separator: "/"))
             report.add("loop_scaling_bound", loopShares.reduce(0, +) / busiest)
