@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "LanChatIntegrationTests",
             dependencies: [
-                "LanChatServer", "LanChatClient", "LanChatProtocol", "LanChatCrypto", "lanchat",
+                "LanChatServer", "LanChatClient", "LanChatProtocol", "LanChatCrypto", "lanchat", "lanchat-bench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
