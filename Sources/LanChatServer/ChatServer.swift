@@ -70,7 +70,7 @@ public final class ChatServer: Sendable {
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 128, maximum: 1024 * 1024))
+                .childChannelOption(.recvAllocator, value: CompactRecvAllocator(minimum: 64, initial: 128, maximum: 1024 * 1024))
                 .childChannelOption(.maxMessagesPerRead, value: 4)
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.outboundBufferLimit / 2, high: configuration.outboundBufferLimit))
                 .childChannelInitializer { channel in

@@ -470,8 +470,8 @@ private struct Sandbox {
         // Output goes to files, so a full pipe can never block the child.
         let id = UUID().uuidString
         let outPath = path(".io/\(id).out"), errPath = path(".io/\(id).err")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         defer {

@@ -56,6 +56,50 @@ struct PrimitiveVectorTests {
         }
     }
 
+    @Test("AES-256-GCM with a session's two keys: seals under the sealing key, opens under the opening key only")
+    func aesGCMKeyPair() throws {
+        let vector = try Vectors.load("aes_256_gcm", as: GCMFile.self).vectors[0]
+        let key = SecretBytes(hex(vector.key)), other = SecretBytes(try SecureRandom.bytes(32))
+        let sealer = try AESGCMKey(sealingWith: key, openingWith: other), opener = try AESGCMKey(sealingWith: other, openingWith: key)
+        let (nonce, aad, plaintext) = (hex(vector.iv), hex(vector.aad), hex(vector.plaintext))
+        func seal(_ cipher: AESGCMKey) throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: plaintext.count + AESGCMKey.tagCount)
+            _ = try out.withUnsafeMutableBytes { o in
+                try nonce.withUnsafeBytes { n in try aad.withUnsafeBytes { a in try plaintext.withUnsafeBytes { try cipher.seal(nonce: n, associatedData: a, plaintextParts: [$0], into: o) } } }
+            }
+            return out
+        }
+        func open(_ cipher: AESGCMKey, _ sealed: [UInt8]) throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: sealed.count - AESGCMKey.tagCount)
+            _ = try out.withUnsafeMutableBytes { o in
+                try nonce.withUnsafeBytes { n in try aad.withUnsafeBytes { a in try sealed.withUnsafeBytes { try cipher.open(nonce: n, associatedData: a, ciphertext: $0, into: o) } } }
+            }
+            return out
+        }
+        let sealed = try seal(sealer)
+        #expect(sealed == hex(vector.ciphertext) + hex(vector.tag))
+        #expect(try open(opener, sealed) == plaintext)
+        #expect(throws: CryptoError.authenticationFailed) { try open(sealer, sealed) }
+        #expect(try seal(opener) != sealed)
+    }
+
+    @Test("a public key: its 32 bytes back, equal keys equal and hashed alike, any other length refused")
+    func publicKeyBytes() throws {
+        let bytes = try SecureRandom.bytes(32)
+        let key = try PublicKey(rawRepresentation: bytes), same = try PublicKey(rawRepresentation: bytes[...])
+        #expect(key.rawRepresentation == bytes)
+        #expect(key.withUnsafeBytes { Array($0) } == bytes)
+        #expect(key == same && key.hashValue == same.hashValue)
+        for index in [0, 8, 16, 31] {
+            var changed = bytes
+            changed[index] ^= 0x80
+            #expect(try PublicKey(rawRepresentation: changed) != key, "byte \(index)")
+        }
+        #expect(Set([key, same, try PrivateKey().publicKey]).count == 2)
+        #expect(throws: CryptoError.invalidPublicKey) { try PublicKey(rawRepresentation: bytes + [0]) }
+        #expect(throws: CryptoError.invalidPublicKey) { try PublicKey(rawRepresentation: []) }
+    }
+
     @Test("SHA-256, SHA-512 and HMAC-SHA256 known answers")
     func digests() {
         #expect(Hex.encode(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

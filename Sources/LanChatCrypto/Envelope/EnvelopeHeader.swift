@@ -52,7 +52,7 @@ public struct EnvelopeHeader: Hashable, Sendable {
         out += messageID
         withUnsafeBytes(of: timestamp.bigEndian) { out += $0 }
         Self.appendName(senderName, to: &out)
-        out += senderKey.rawRepresentation
+        senderKey.withUnsafeBytes { out += $0 }
         out += commitment
         if case let .direct(recipient) = kind { Self.appendName(recipient, to: &out) }
         return out

@@ -8,8 +8,8 @@ public final class PeerKey: @unchecked Sendable {
 
     /// Makes the OpenSSL key for `publicKey`.
     public init(_ publicKey: PublicKey) throws {
-        let pkey = publicKey.rawRepresentation.withUnsafeBufferPointer {
-            EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, $0.baseAddress, $0.count)
+        let pkey = publicKey.withUnsafeBytes {
+            EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count)
         }
         guard let pkey else { throw CryptoError.invalidPublicKey }
         self.pkey = pkey

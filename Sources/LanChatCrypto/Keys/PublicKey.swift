@@ -1,15 +1,25 @@
 /// An X25519 public key: 32 bytes, little-endian u-coordinate (RFC 7748).
+///
+/// The bytes are stored inline (no allocation per key): a relay keeps one per connection, and opening an
+/// envelope makes one per sender.
 public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
     /// Length of the raw key in bytes.
     public static let byteCount = 32
 
-    /// The 32 raw key bytes.
-    public let rawRepresentation: [UInt8]
+    private var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
     /// Wraps 32 raw bytes; throws `CryptoError.invalidPublicKey` for any other length.
     public init(rawRepresentation: some Collection<UInt8>) throws {
         guard rawRepresentation.count == Self.byteCount else { throw CryptoError.invalidPublicKey }
-        self.rawRepresentation = Array(rawRepresentation)
+        Swift.withUnsafeMutableBytes(of: &bytes) { _ = $0.initializeMemory(as: UInt8.self, from: rawRepresentation) }
+    }
+
+    /// The 32 raw key bytes (a new array per call; `withUnsafeBytes` reads them in place).
+    public var rawRepresentation: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// Calls `body` with the 32 raw key bytes.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try Swift.withUnsafeBytes(of: bytes, body)
     }
 
     /// Lowercase hex of the raw key.
@@ -19,6 +29,17 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
     public var base64: String { Base64.encode(rawRepresentation) }
 
     public var description: String { hex }
+
+    public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool {
+        lhs.bytes.0 == rhs.bytes.0 && lhs.bytes.1 == rhs.bytes.1 && lhs.bytes.2 == rhs.bytes.2 && lhs.bytes.3 == rhs.bytes.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes.0)
+        hasher.combine(bytes.1)
+        hasher.combine(bytes.2)
+        hasher.combine(bytes.3)
+    }
 }
 
 /// Standard base64 (RFC 4648) for displaying keys.

@@ -15,6 +15,12 @@ public struct NoiseCipherState: Sendable {
         self.key = try AESGCMKey(key)
     }
 
+    /// A cipher state with nonce 0 using one direction of `key`, which another cipher state may share for the other
+    /// (a transport's sending state only seals, its receiving state only opens).
+    init(sharing key: AESGCMKey) {
+        self.key = key
+    }
+
     /// Whether a key is set.
     public var hasKey: Bool { key != nil }
 

@@ -128,13 +128,15 @@ public struct NoiseHandshakeState {
         return payload
     }
 
-    /// The transport cipher states once the handshake is complete (`Split()`), oriented for this side.
+    /// The transport cipher states once the handshake is complete (`Split()`), oriented for this side. Both keys
+    /// live in one `AESGCMKey`, shared by the two states (one allocation per session instead of two).
     public func split() throws -> NoiseTransport {
         guard isComplete else { throw CryptoError.noiseStateViolation("handshake is not complete") }
         let (initiatorToResponder, responderToInitiator) = try symmetric.split()
-        return role == .initiator
-            ? NoiseTransport(send: initiatorToResponder, receive: responderToInitiator)
-            : NoiseTransport(send: responderToInitiator, receive: initiatorToResponder)
+        let key = role == .initiator
+            ? try AESGCMKey(sealingWith: initiatorToResponder, openingWith: responderToInitiator)
+            : try AESGCMKey(sealingWith: responderToInitiator, openingWith: initiatorToResponder)
+        return NoiseTransport(send: NoiseCipherState(sharing: key), receive: NoiseCipherState(sharing: key))
     }
 
     private func dh(_ token: NoisePattern.Token) throws -> SecretBytes {
@@ -164,4 +166,10 @@ public struct NoiseTransport: Sendable {
     public var send: NoiseCipherState
     /// Decrypts messages this side receives.
     public var receive: NoiseCipherState
+
+    /// Frees both directions' OpenSSL contexts until the next message (see `AESGCMKey.releaseContexts()`).
+    public func releaseContexts() {
+        send.releaseContexts()
+        receive.releaseContexts()
+    }
 }

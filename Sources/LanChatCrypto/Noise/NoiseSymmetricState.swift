@@ -49,10 +49,9 @@ struct NoiseSymmetricState {
 
     var hasKey: Bool { cipher.hasKey }
 
-    /// `Split()`: the initiator-to-responder and responder-to-initiator cipher states.
-    func split() throws -> (NoiseCipherState, NoiseCipherState) {
-        let (first, second) = try hkdf(SecretBytes([]))
-        return (try NoiseCipherState(key: first), try NoiseCipherState(key: second))
+    /// `Split()`: the initiator-to-responder and responder-to-initiator keys.
+    func split() throws -> (SecretBytes, SecretBytes) {
+        try hkdf(SecretBytes([]))
     }
 
     /// Noise's `HKDF(chaining_key, input_key_material, 2)` (spec §4.3): `temp = HMAC(ck, ikm)`,

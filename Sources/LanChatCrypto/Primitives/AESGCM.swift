@@ -4,7 +4,8 @@ import COpenSSL
 ///
 /// An `AESGCMKey` keeps its expanded key in a context per direction, made on first use, and only changes the
 /// nonce per message, so a long-lived session key costs no per-message setup. The key itself is stored inline
-/// (one allocation per key, which matters for thousands of idle sessions) and wiped when released. Not for
+/// (one allocation per key, which matters for thousands of idle sessions) and wiped when released. A duplex
+/// session's two keys, one for each direction, can share one object (`init(sealingWith:openingWith:)`). Not for
 /// concurrent use.
 public final class AESGCMKey: @unchecked Sendable {
     /// Key length in bytes.
@@ -14,7 +15,9 @@ public final class AESGCMKey: @unchecked Sendable {
     /// Tag length in bytes.
     public static let tagCount = 16
 
-    private var key: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    private typealias KeyBytes = (UInt64, UInt64, UInt64, UInt64)
+    private var sealingKey: KeyBytes = (0, 0, 0, 0)
+    private var openingKey: KeyBytes = (0, 0, 0, 0)
     private var encryptorContext: OpaquePointer?
     private var decryptorContext: OpaquePointer?
 
@@ -24,16 +27,29 @@ public final class AESGCMKey: @unchecked Sendable {
     }
 
     /// Prepares a key held as secret bytes.
-    public init(_ key: SecretBytes) throws {
-        guard key.count == Self.keyCount else { throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: key.count) }
+    public convenience init(_ key: SecretBytes) throws {
+        try self.init(sealingWith: key, openingWith: key)
+    }
+
+    /// Prepares a session's two keys: `seal` and `streamingSealer` use `sealingKey`, `open` uses `openingKey`.
+    public init(sealingWith sealingKey: SecretBytes, openingWith openingKey: SecretBytes) throws {
+        for key in [sealingKey, openingKey] where key.count != Self.keyCount {
+            throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: key.count)
+        }
+        Self.store(sealingKey, in: &self.sealingKey)
+        Self.store(openingKey, in: &self.openingKey)
+    }
+
+    private static func store(_ key: SecretBytes, in bytes: inout KeyBytes) {
         key.withUnsafeBytes { source in
-            withUnsafeMutableBytes(of: &self.key) { $0.copyMemory(from: source) }
+            withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: source) }
         }
     }
 
     deinit {
         releaseContexts()
-        withUnsafeMutableBytes(of: &key) { OPENSSL_cleanse($0.baseAddress, $0.count) }
+        withUnsafeMutableBytes(of: &sealingKey) { OPENSSL_cleanse($0.baseAddress, $0.count) }
+        withUnsafeMutableBytes(of: &openingKey) { OPENSSL_cleanse($0.baseAddress, $0.count) }
     }
 
     /// Frees the expanded key schedules (about 1 KB per direction in OpenSSL); the next use makes them again.
@@ -65,7 +81,7 @@ public final class AESGCMKey: @unchecked Sendable {
 
     private func makeContext(encrypting: Bool) throws -> OpaquePointer {
         guard let context = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new: out of memory") }
-        let ok = withUnsafeBytes(of: &key) { key in
+        let ok = withUnsafeBytes(of: encrypting ? sealingKey : openingKey) { key in
             let keyPointer = key.baseAddress!.assumingMemoryBound(to: UInt8.self)
             return encrypting
                 ? EVP_EncryptInit_ex2(context, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil)

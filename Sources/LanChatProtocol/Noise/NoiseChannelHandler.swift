@@ -327,8 +327,7 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     /// channel's event loop.
     public func releaseCipherContexts() {
         usedCipher = false
-        transport?.send.releaseContexts()
-        transport?.receive.releaseContexts()
+        transport?.releaseContexts()
     }
 
     // MARK: Internals

@@ -12,7 +12,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     private enum State {
         case handshaking
-        case authenticated(PublicKey)
+        /// The handshake's key is `tags.key` (kept once: a key is 32 bytes inline).
+        case authenticated
         case registering
         case registered(ClientSession)
         case closing
@@ -20,7 +21,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     private let services: RelayServices
     private var frames: FrameAssembler
-    /// This connection's peer and key, for its log lines.
+    /// This connection's peer and the key its handshake authenticated, for its log lines and its registration.
     private var tags = ConnectionLog.Tags()
     private var state = State.handshaking
     private var awaitingPong = false
@@ -121,8 +122,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let completed = event as? NoiseHandshakeCompleted {
-            state = .authenticated(completed.remoteStatic)
             tags.key = completed.remoteStatic
+            state = .authenticated
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -205,7 +206,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     private func handle(_ frame: Frame, context: ChannelHandlerContext) {
         switch (state, frame) {
-        case let (.authenticated(key), .hello(hello)):
+        case let (.authenticated, .hello(hello)):
+            guard let key = tags.key else { preconditionFailure("a connection is authenticated only with its handshake's key") }
             register(hello, key: key, context: context)
         case let (.registered, .lookup(lookup)):
             answer(lookup, context: context)

@@ -31,7 +31,7 @@ enum SendValidation {
             } catch {
                 return .failure(Refusal(code: .badEnvelope, reason: "the envelope header does not parse: \(error)"))
             }
-            guard sameBytes(header[fields.senderName], sender.name), sameBytes(header[fields.senderKey], sender.key.rawRepresentation) else {
+            guard sameBytes(header[fields.senderName], sender.name), sameBytes(header[fields.senderKey], sender.key) else {
                 let claimed = String(decoding: header[fields.senderName], as: UTF8.self)
                 return .failure(Refusal(code: .senderMismatch, reason: "the envelope's sender (\(claimed)) is not this connection's user (\(sender.name)) and key"))
             }
@@ -62,9 +62,9 @@ enum SendValidation {
         return accepted
     }
 
-    /// Whether a header field holds exactly `bytes`.
-    private static func sameBytes(_ field: Slice<UnsafeRawBufferPointer>, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { LanChatServer.sameBytes(UnsafeRawBufferPointer(rebasing: field), $0) }
+    /// Whether a header field holds exactly the bytes of `key`.
+    private static func sameBytes(_ field: Slice<UnsafeRawBufferPointer>, _ key: PublicKey) -> Bool {
+        key.withUnsafeBytes { LanChatServer.sameBytes(UnsafeRawBufferPointer(rebasing: field), $0) }
     }
 
     /// Whether a header field holds exactly the UTF-8 of `string`.
