@@ -23,7 +23,8 @@ public struct ServerConfiguration: Sendable {
     public var maxQueuedAge: TimeAmount
     /// How often expired deliveries are swept.
     public var expirySweepInterval: TimeAmount
-    /// A client whose outbound buffer stays full (it does not read) this long is disconnected.
+    /// A client whose outbound buffer stays full (it does not read) this long is disconnected, at the first
+    /// keep-alive sweep after (within a second, or a quarter of `pingInterval` when that is shorter).
     public var slowReaderTimeout: TimeAmount
     /// Outbound bytes buffered for one connection before it counts as not reading.
     public var outboundBufferLimit: Int

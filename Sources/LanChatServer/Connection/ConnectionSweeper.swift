@@ -1,14 +1,14 @@
 import NIOCore
 
 /// Keep-alive for every connection of one event loop with a single repeating timer (not one timer per
-/// connection): each `interval` it lets every connection check itself (`RelayConnectionHandler.sweep`): ping
-/// or close a silent peer, and release what an idle connection need not keep. The first sweep that finds all
+/// connection): each `interval` it lets every connection check itself (`RelayConnectionHandler.sweep`): close
+/// a peer that stopped reading, ping or close a silent one, and release what an idle connection need not keep. The first sweep that finds all
 /// of them silent also hands the process's free heap memory back to the kernel.
 final class ConnectionSweeper {
     /// Time between two sweeps: a quarter of the ping interval, at most one second.
     let interval: TimeAmount
     private let loop: any EventLoop
-    private var connections: [(handler: RelayConnectionHandler, context: ChannelHandlerContext)] = []
+    private var connections: [RelayConnectionHandler] = []
     private var task: RepeatedTask?
     /// Whether free memory was handed back since the loop's connections last carried anything.
     private var trimmedSinceTraffic = false
@@ -19,8 +19,8 @@ final class ConnectionSweeper {
     }
 
     /// Starts sweeping `handler`'s connection; returns its slot, to pass to `remove`.
-    func add(_ handler: RelayConnectionHandler, context: ChannelHandlerContext) -> Int {
-        connections.append((handler, context))
+    func add(_ handler: RelayConnectionHandler) -> Int {
+        connections.append(handler)
         if task == nil {
             let bound = NIOLoopBound(self, eventLoop: loop)
             task = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in bound.value.sweep() }
@@ -33,14 +33,14 @@ final class ConnectionSweeper {
         let last = connections.removeLast()
         guard slot < connections.count else { return }
         connections[slot] = last
-        last.handler.sweepSlot = slot
+        last.sweepSlot = slot
     }
 
     private func sweep() {
         // A sweep may close connections, which removes them from the list: walk a copy.
         var traffic = false
-        for (handler, context) in connections {
-            if handler.sweep(context: context) { traffic = true }
+        for handler in connections where handler.sweep() {
+            traffic = true
         }
         if traffic {
             trimmedSinceTraffic = false

@@ -34,7 +34,9 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     private let sweeper: ConnectionSweeper
     /// This connection's place in the sweeper's list while it is in a pipeline.
     var sweepSlot: Int?
-    private var slowReaderTimer: Scheduled<Void>?
+    /// Since when the channel has not been writable (its outbound buffer full); `.distantFuture` while it is.
+    /// The sweeper closes the connection once that lasted `slowReaderTimeout` (no timer per connection).
+    private var unwritableSince = NIODeadline.distantFuture
     /// The handler's context while it is in a pipeline: a receipt for a direct message may come back later.
     private var context: ChannelHandlerContext?
     /// Deliveries of the current read batch for sessions on other event loops, handed over at `channelReadComplete`.
@@ -64,7 +66,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         let rate = max(1, services.configuration.maxMessagesPerSecond)
         sendBudget = TokenBucket(rate: rate, burst: 2 * rate)
         let resources = services.relay.resources(for: loop, configuration: services.configuration)
-        outbound = SessionOutbound(noise: noise, flusher: resources.flusher, loop: loop)
+        outbound = SessionOutbound(noise: noise, flusher: resources.flusher)
         sweeper = resources.sweeper
     }
 
@@ -73,7 +75,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     func handlerAdded(context: ChannelHandlerContext) {
         precondition(context.eventLoop === outbound.loop, "a relay connection handler must be made on its channel's event loop")
         self.context = context
-        sweepSlot = sweeper.add(self, context: context)
+        sweepSlot = sweeper.add(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -90,7 +92,6 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        slowReaderTimer?.cancel()
         // A read that closes the connection (`bye`, or a refusal after a `send` in the same read) gets no
         // `channelReadComplete`: hand over the deliveries already accepted (and acknowledged) in it.
         deliveries.dispatch()
@@ -105,17 +106,9 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         outbound.isWritable = context.channel.isWritable
         if context.channel.isWritable {
-            slowReaderTimer?.cancel()
-            slowReaderTimer = nil
-        } else if slowReaderTimer == nil {
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            slowReaderTimer = context.eventLoop.scheduleTask(in: configuration.slowReaderTimeout) {
-                let (handler, context) = loopBound.value
-                guard !context.channel.isWritable else { return }
-                handler.log.warning("disconnecting a client that does not read: its outbound buffer stayed full for \(Double(handler.configuration.slowReaderTimeout.nanoseconds) / 1e9) s")
-                handler.state = .closing
-                context.close(promise: nil)
-            }
+            unwritableSince = .distantFuture
+        } else if unwritableSince == .distantFuture {
+            unwritableSince = .now()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -128,13 +121,19 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// Called by the loop's sweeper every `sweeper.interval`: lets the Noise handler free the cipher contexts of
-    /// a connection that carried nothing since the last sweep, drops resolved recipients that are out of date
-    /// (or unused), pings a peer silent for the ping interval, and closes one that stayed silent for another
-    /// interval after the ping. Returns whether a frame arrived since the last sweep.
-    @discardableResult
-    func sweep(context: ChannelHandlerContext) -> Bool {
-        guard context.channel.isActive else { return false }
+    /// Called by the loop's sweeper every `sweeper.interval`: closes a connection whose outbound buffer stayed full
+    /// for `slowReaderTimeout`, lets the Noise handler free the cipher contexts of a connection that carried
+    /// nothing since the last sweep, drops resolved recipients that are out of date (or unused), pings a peer
+    /// silent for the ping interval, and closes one that stayed silent for another interval after the ping.
+    /// Returns whether a frame arrived since the last sweep.
+    func sweep() -> Bool {
+        guard let context, context.channel.isActive else { return false }
+        if !outbound.isWritable, .now() - unwritableSince >= configuration.slowReaderTimeout {
+            log.warning("disconnecting a client that does not read: its outbound buffer stayed full for \(Double(configuration.slowReaderTimeout.nanoseconds) / 1e9) s")
+            state = .closing
+            context.close(promise: nil)
+            return false
+        }
         outbound.releaseIdleResources(immediately: false)
         // Resolved targets keep the recipients' sessions alive: not past a departure, nor while unused.
         if let routes = recipientRoutes, !readSinceSweep || routes.generation != relay.generation { recipientRoutes = nil }

@@ -6,7 +6,6 @@ import NIOCore
 /// (`TickFlusher`), so all that a tick produces for one connection leaves as one encryption pass and one
 /// system call. A direct delivery can ask to be told whether the write carrying it reached the socket.
 final class SessionOutbound: LoopBound {
-    let loop: any EventLoop
     private let noise: any OutboundQueue
     private let flusher: TickFlusher
     /// Set while this outbound waits in the flusher's list.
@@ -15,11 +14,13 @@ final class SessionOutbound: LoopBound {
     /// and this object is touched anyway while the channel's own state would be one more cache miss.
     var isWritable = true
 
-    init(noise: any OutboundQueue, flusher: TickFlusher, loop: any EventLoop) {
+    init(noise: any OutboundQueue, flusher: TickFlusher) {
         self.noise = noise
         self.flusher = flusher
-        self.loop = loop
     }
+
+    /// The connection's event loop, its flusher's (not stored again: 16 bytes per connection).
+    var loop: any EventLoop { flusher.loop }
 
     /// Queues one delivery, its shared part then the recipient's wrap, from memory the caller keeps valid for the
     /// call (the fan-out loop's own view of the shared part and of the received `send` frame).

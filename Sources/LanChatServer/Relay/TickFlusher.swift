@@ -6,7 +6,7 @@ import NIOCore
 /// call. Connections marked while the flush runs (acknowledgements of direct deliveries it wrote) are flushed
 /// in the same pass.
 final class TickFlusher {
-    private let loop: any EventLoop
+    let loop: any EventLoop
     private var pending: [SessionOutbound] = []
     private var scheduled = false
 
