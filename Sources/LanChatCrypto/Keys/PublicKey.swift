@@ -11,7 +11,7 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
     /// Wraps 32 raw bytes; throws `CryptoError.invalidPublicKey` for any other length.
     public init(rawRepresentation: some Collection<UInt8>) throws {
         guard rawRepresentation.count == Self.byteCount else { throw CryptoError.invalidPublicKey }
-        Swift.withUnsafeMutableBytes(of: &bytes) { _ = $0.initializeMemory(as: UInt8.self, from: rawRepresentation) }
+        Swift.withUnsafeMutableBytes(of: &bytes) { $0.copyBytes(from: rawRepresentation) }
     }
 
     /// The 32 raw key bytes (a new array per call; `withUnsafeBytes` reads them in place).

@@ -15,8 +15,8 @@ public struct NoiseCipherState: Sendable {
         self.key = try AESGCMKey(key)
     }
 
-    /// A cipher state with nonce 0 using one direction of `key`, which another cipher state may share for the other
-    /// (a transport's sending state only seals, its receiving state only opens).
+    /// A cipher state with nonce 0 using one direction of `key`, which another cipher state shares for the other
+    /// (a transport's sending state only seals, its receiving state only opens; see `NoiseTransport`).
     init(sharing key: AESGCMKey) {
         self.key = key
     }
@@ -24,7 +24,8 @@ public struct NoiseCipherState: Sendable {
     /// Whether a key is set.
     public var hasKey: Bool { key != nil }
 
-    /// Frees the key's OpenSSL contexts until the next message (see `AESGCMKey.releaseContexts()`).
+    /// Frees the key's OpenSSL contexts until the next message (see `AESGCMKey.releaseContexts()`); for a
+    /// transport's states, whose key is shared, both directions'.
     public func releaseContexts() {
         key?.releaseContexts()
     }

@@ -59,10 +59,10 @@ public struct NoiseHandshakeState {
         for (tokens, isLocal) in [(initiatorPre, role == .initiator), (responderPre, role == .responder)] where tokens.contains(.s) {
             if isLocal {
                 guard let localStatic else { throw CryptoError.noiseStateViolation("pattern \(pattern) needs a local static key") }
-                symmetric.mixHash(localStatic.publicKey.rawRepresentation)
+                symmetric.mixHash(localStatic.publicKey)
             } else {
                 guard let remoteStatic else { throw CryptoError.noiseStateViolation("pattern \(pattern) needs the remote static key") }
-                symmetric.mixHash(remoteStatic.rawRepresentation)
+                symmetric.mixHash(remoteStatic)
             }
         }
     }
@@ -85,8 +85,8 @@ public struct NoiseHandshakeState {
             case .e:
                 let ephemeral = try localEphemeral ?? PrivateKey()
                 localEphemeral = ephemeral
-                message += ephemeral.publicKey.rawRepresentation
-                symmetric.mixHash(ephemeral.publicKey.rawRepresentation)
+                ephemeral.publicKey.withUnsafeBytes { message += $0 }
+                symmetric.mixHash(ephemeral.publicKey)
             case .s:
                 guard let localStatic else { throw CryptoError.noiseStateViolation("no local static key to send") }
                 message += try symmetric.encryptAndHash(localStatic.publicKey.rawRepresentation)
@@ -160,7 +160,9 @@ public struct NoiseHandshakeState {
     }
 }
 
-/// The two transport cipher states of a finished handshake, oriented for one side.
+/// The two transport cipher states of a finished handshake, oriented for one side. `send` only encrypts and
+/// `receive` only decrypts: they share one `AESGCMKey` that holds both keys (one allocation per session), so a
+/// transport belongs to one thread, and releasing either state's contexts releases both.
 public struct NoiseTransport: Sendable {
     /// Encrypts messages this side sends.
     public var send: NoiseCipherState

@@ -27,6 +27,15 @@ struct NoiseSymmetricState {
 
     /// `MixHash(data)`.
     mutating func mixHash(_ data: [UInt8]) {
+        data.withUnsafeBytes { mixHash($0) }
+    }
+
+    /// `MixHash` of a public key, read in place.
+    mutating func mixHash(_ key: PublicKey) {
+        key.withUnsafeBytes { mixHash($0) }
+    }
+
+    private mutating func mixHash(_ data: UnsafeRawBufferPointer) {
         let contexts = contexts
         contexts.hasher.update(handshakeHash)
         contexts.hasher.update(data)

@@ -4,9 +4,9 @@ import COpenSSL
 ///
 /// An `AESGCMKey` keeps its expanded key in a context per direction, made on first use, and only changes the
 /// nonce per message, so a long-lived session key costs no per-message setup. The key itself is stored inline
-/// (one allocation per key, which matters for thousands of idle sessions) and wiped when released. A duplex
-/// session's two keys, one for each direction, can share one object (`init(sealingWith:openingWith:)`). Not for
-/// concurrent use.
+/// and wiped when released. A duplex session's two keys, one per direction, share one object
+/// (`init(sealingWith:openingWith:)`): one allocation per session, which matters for thousands of idle ones.
+/// Not for concurrent use.
 public final class AESGCMKey: @unchecked Sendable {
     /// Key length in bytes.
     public static let keyCount = 32
@@ -33,9 +33,8 @@ public final class AESGCMKey: @unchecked Sendable {
 
     /// Prepares a session's two keys: `seal` and `streamingSealer` use `sealingKey`, `open` uses `openingKey`.
     public init(sealingWith sealingKey: SecretBytes, openingWith openingKey: SecretBytes) throws {
-        for key in [sealingKey, openingKey] where key.count != Self.keyCount {
-            throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: key.count)
-        }
+        guard sealingKey.count == Self.keyCount else { throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: sealingKey.count) }
+        guard openingKey.count == Self.keyCount else { throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: openingKey.count) }
         Self.store(sealingKey, in: &self.sealingKey)
         Self.store(openingKey, in: &self.openingKey)
     }
@@ -81,12 +80,10 @@ public final class AESGCMKey: @unchecked Sendable {
 
     private func makeContext(encrypting: Bool) throws -> OpaquePointer {
         guard let context = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new: out of memory") }
-        let ok = withUnsafeBytes(of: encrypting ? sealingKey : openingKey) { key in
-            let keyPointer = key.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            return encrypting
-                ? EVP_EncryptInit_ex2(context, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil)
-                : EVP_DecryptInit_ex2(context, OpenSSLAlgorithms.aes256GCM, keyPointer, nil, nil)
-        }
+        // Read in place (`&`): a copy of the key in a temporary would not be wiped.
+        let ok = encrypting
+            ? withUnsafeBytes(of: &sealingKey) { EVP_EncryptInit_ex2(context, OpenSSLAlgorithms.aes256GCM, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, nil) }
+            : withUnsafeBytes(of: &openingKey) { EVP_DecryptInit_ex2(context, OpenSSLAlgorithms.aes256GCM, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, nil) }
         guard ok == 1 else {
             EVP_CIPHER_CTX_free(context)
             throw CryptoError.openSSL("EVP_CipherInit_ex2")

@@ -2,8 +2,8 @@ import NIOCore
 
 /// Keep-alive for every connection of one event loop with a single repeating timer (not one timer per
 /// connection): each `interval` it lets every connection check itself (`RelayConnectionHandler.sweep`): close
-/// a peer that stopped reading, ping or close a silent one, and release what an idle connection need not keep. The first sweep that finds all
-/// of them silent also hands the process's free heap memory back to the kernel.
+/// a peer that stopped reading, ping or close a silent one, and release what an idle connection need not keep.
+/// The first sweep that finds all of them silent also hands the process's free heap memory back to the kernel.
 final class ConnectionSweeper {
     /// Time between two sweeps: a quarter of the ping interval, at most one second.
     let interval: TimeAmount

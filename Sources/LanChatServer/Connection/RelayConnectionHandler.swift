@@ -128,8 +128,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     /// Returns whether a frame arrived since the last sweep.
     func sweep() -> Bool {
         guard let context, context.channel.isActive else { return false }
-        if !outbound.isWritable, .now() - unwritableSince >= configuration.slowReaderTimeout {
-            log.warning("disconnecting a client that does not read: its outbound buffer stayed full for \(Double(configuration.slowReaderTimeout.nanoseconds) / 1e9) s")
+        if !outbound.isWritable, case let unwritableFor = NIODeadline.now() - unwritableSince, unwritableFor >= configuration.slowReaderTimeout {
+            log.warning("disconnecting a client that does not read: its outbound buffer stayed full for \((Double(unwritableFor.nanoseconds) / 1e8).rounded() / 10) s (the limit is \(Double(configuration.slowReaderTimeout.nanoseconds) / 1e9) s)")
             state = .closing
             context.close(promise: nil)
             return false
@@ -206,7 +206,10 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     private func handle(_ frame: Frame, context: ChannelHandlerContext) {
         switch (state, frame) {
         case let (.authenticated, .hello(hello)):
-            guard let key = tags.key else { preconditionFailure("a connection is authenticated only with its handshake's key") }
+            guard let key = tags.key else {
+                refuse(ErrorFrame(code: .internalError, reason: "the server lost this connection's key"), closing: true, context: context)
+                return
+            }
             register(hello, key: key, context: context)
         case let (.registered, .lookup(lookup)):
             answer(lookup, context: context)
