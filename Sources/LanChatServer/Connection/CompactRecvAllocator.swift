@@ -8,7 +8,7 @@ struct CompactRecvAllocator: RecvByteBufferAllocator {
     private let minimumShift: UInt8
     private let maximumShift: UInt8
     private var shift: UInt8
-    /// Whether the last read used at most half of the buffer.
+    /// Whether the last read used at most half of the buffer and did not shrink it: the next such read does.
     private var decreaseNow = false
 
     /// Sizes are rounded to powers of two as NIO's allocator rounds them: `minimum` and `initial` down, `maximum` up.
