@@ -146,10 +146,10 @@ final class HMACSHA256Context {
         finish(parts, into: out)
     }
 
-    /// Overwrites the key state kept from the last code (with an all-zero key), for a context that is kept for
-    /// later use.
     private static let zeroKey = [UInt8](repeating: 0, count: 32)
 
+    /// Overwrites the key state kept from the last code (with an all-zero key), for a context that is kept for
+    /// later use.
     func forgetKey() {
         guard digestSet else { return }
         // OpenSSL wipes its copy of the previous key and recomputes the keyed state from the new one.

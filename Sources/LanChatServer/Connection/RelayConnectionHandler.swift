@@ -12,7 +12,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     private enum State {
         case handshaking
-        /// The handshake's key is `tags.key` (kept once: a key is 32 bytes inline).
+        /// The handshake's key is `tags.key` (not carried here too: a key is 32 bytes inline).
         case authenticated
         case registering
         case registered(ClientSession)
