@@ -17,6 +17,9 @@ struct LimitsTests {
         let server = try await TestServer.start(configure: {
             $0.outboundBufferLimit = 64 * 1024
             $0.slowReaderTimeout = .seconds(1)
+            // Sweeps every 0.5 s (a quarter of this), so slow is cut off within 0.5 s of the timeout: the chat below
+            // is measured while slow is stuck, and a longer stretch only adds exposure to the test machine's stalls.
+            $0.pingInterval = .seconds(2)
         }, logger: recorder.logger)
         let database = try ServerDatabase(dataDirectory: server.folder.path + "/server")
         let lag = LimitsLoopLagMonitor()
