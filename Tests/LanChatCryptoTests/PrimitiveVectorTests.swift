@@ -62,20 +62,8 @@ struct PrimitiveVectorTests {
         let key = SecretBytes(hex(vector.key)), other = SecretBytes(try SecureRandom.bytes(32))
         let sealer = try AESGCMKey(sealingWith: key, openingWith: other), opener = try AESGCMKey(sealingWith: other, openingWith: key)
         let (nonce, aad, plaintext) = (hex(vector.iv), hex(vector.aad), hex(vector.plaintext))
-        func seal(_ cipher: AESGCMKey) throws -> [UInt8] {
-            var out = [UInt8](repeating: 0, count: plaintext.count + AESGCMKey.tagCount)
-            _ = try out.withUnsafeMutableBytes { o in
-                try nonce.withUnsafeBytes { n in try aad.withUnsafeBytes { a in try plaintext.withUnsafeBytes { try cipher.seal(nonce: n, associatedData: a, plaintextParts: [$0], into: o) } } }
-            }
-            return out
-        }
-        func open(_ cipher: AESGCMKey, _ sealed: [UInt8]) throws -> [UInt8] {
-            var out = [UInt8](repeating: 0, count: sealed.count - AESGCMKey.tagCount)
-            _ = try out.withUnsafeMutableBytes { o in
-                try nonce.withUnsafeBytes { n in try aad.withUnsafeBytes { a in try sealed.withUnsafeBytes { try cipher.open(nonce: n, associatedData: a, ciphertext: $0, into: o) } } }
-            }
-            return out
-        }
+        func seal(_ cipher: AESGCMKey) throws -> [UInt8] { try cipher.seal(nonce: nonce, plaintext: plaintext, associatedData: aad) }
+        func open(_ cipher: AESGCMKey, _ sealed: [UInt8]) throws -> [UInt8] { try cipher.open(nonce: nonce, ciphertext: sealed, associatedData: aad) }
         let sealed = try seal(sealer)
         #expect(sealed == hex(vector.ciphertext) + hex(vector.tag))
         #expect(try open(opener, sealed) == plaintext)

@@ -7,9 +7,10 @@
     # once /proc/PID/fd holds the 2,000 sockets: kill -9 PID (so that nothing is freed), then again with 4,000
     python3 docs/experiments/live_heap.py /tmp/h2000.zst /tmp/h4000.zst 2000
 
-Prints, per allocation site (the first frames outside the allocator), the bytes asked for and the allocations
+Prints, per allocation site (the first DEPTH frames outside the allocator, 3 unless set), the bytes asked for and the allocations
 that the extra clients added, divided by their number; then the total. Reads heaptrack's raw format (zstd)."""
 import collections
+import os
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ ALLOCATOR_FRAMES = ("swift_slowAlloc", "swift_allocObject", "malloc", "calloc", 
                     "sqlite3MemMalloc", "mallocWithAlarm", "dbMallocRawFinish", "sqlite3DbMallocRaw")
 
 
-def live_sites(path, depth=int(__import__("os").environ.get("DEPTH", "3"))):
+def live_sites(path, depth):
     strings, functions, traces, infos = [""], [None], [None], []
     live = collections.Counter()
     stream = subprocess.Popen(["zstd", "-dc", path], stdout=subprocess.PIPE, text=True, errors="replace").stdout
@@ -59,7 +60,8 @@ def live_sites(path, depth=int(__import__("os").environ.get("DEPTH", "3"))):
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: live_heap.py FEWER.zst MORE.zst EXTRA_CLIENTS")
-    fewer, more, extra = live_sites(sys.argv[1]), live_sites(sys.argv[2]), int(sys.argv[3])
+    depth = int(os.environ.get("DEPTH", "3"))
+    fewer, more, extra = live_sites(sys.argv[1], depth), live_sites(sys.argv[2], depth), int(sys.argv[3])
     rows = []
     for site in set(fewer) | set(more):
         bytes_ = more.get(site, [0, 0])[0] - fewer.get(site, [0, 0])[0]

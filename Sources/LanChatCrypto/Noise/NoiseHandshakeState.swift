@@ -169,9 +169,9 @@ public struct NoiseTransport: Sendable {
     /// Decrypts messages this side receives.
     public var receive: NoiseCipherState
 
-    /// Frees both directions' OpenSSL contexts until the next message (see `AESGCMKey.releaseContexts()`).
+    /// Frees both directions' OpenSSL contexts until the next message (see `AESGCMKey.releaseContexts()`): the
+    /// shared key's, through either state.
     public func releaseContexts() {
         send.releaseContexts()
-        receive.releaseContexts()
     }
 }

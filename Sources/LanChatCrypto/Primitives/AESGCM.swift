@@ -33,8 +33,10 @@ public final class AESGCMKey: @unchecked Sendable {
 
     /// Prepares a session's two keys: `seal` and `streamingSealer` use `sealingKey`, `open` uses `openingKey`.
     public init(sealingWith sealingKey: SecretBytes, openingWith openingKey: SecretBytes) throws {
-        guard sealingKey.count == Self.keyCount else { throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: sealingKey.count) }
-        guard openingKey.count == Self.keyCount else { throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: openingKey.count) }
+        // Both are checked before either is stored.
+        for key in [sealingKey, openingKey] where key.count != Self.keyCount {
+            throw CryptoError.invalidKeyLength(expected: Self.keyCount, actual: key.count)
+        }
         Self.store(sealingKey, in: &self.sealingKey)
         Self.store(openingKey, in: &self.openingKey)
     }
@@ -176,13 +178,24 @@ public final class AESGCMKey: @unchecked Sendable {
 public enum AESGCM {
     /// `ciphertext || tag` of `plaintext` under `key` and `nonce`, authenticating `associatedData`.
     public static func seal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
-        let cipher = try key.withUnsafeBytes { try AESGCMKey($0) }
+        try key.withUnsafeBytes { try AESGCMKey($0) }.seal(nonce: nonce, plaintext: plaintext, associatedData: associatedData)
+    }
+
+    /// The plaintext of `ciphertext || tag`; throws `CryptoError.authenticationFailed` on any mismatch.
+    public static func open(key: [UInt8], nonce: [UInt8], ciphertext: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
+        try key.withUnsafeBytes { try AESGCMKey($0) }.open(nonce: nonce, ciphertext: ciphertext, associatedData: associatedData)
+    }
+}
+
+extension AESGCMKey {
+    /// `ciphertext || tag` of `plaintext` under the sealing key and `nonce`, authenticating `associatedData`.
+    public func seal(nonce: [UInt8], plaintext: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: plaintext.count + AESGCMKey.tagCount)
         _ = try out.withUnsafeMutableBytes { o in
             try nonce.withUnsafeBytes { n in
                 try associatedData.withUnsafeBytes { ad in
                     try plaintext.withUnsafeBytes { p in
-                        try cipher.seal(nonce: n, associatedData: ad, plaintextParts: [p], into: o)
+                        try seal(nonce: n, associatedData: ad, plaintextParts: [p], into: o)
                     }
                 }
             }
@@ -190,16 +203,16 @@ public enum AESGCM {
         return out
     }
 
-    /// The plaintext of `ciphertext || tag`; throws `CryptoError.authenticationFailed` on any mismatch.
-    public static func open(key: [UInt8], nonce: [UInt8], ciphertext: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
-        let cipher = try key.withUnsafeBytes { try AESGCMKey($0) }
+    /// The plaintext of `ciphertext || tag` under the opening key; throws `CryptoError.authenticationFailed` on any
+    /// mismatch.
+    public func open(nonce: [UInt8], ciphertext: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
         guard ciphertext.count >= AESGCMKey.tagCount else { throw CryptoError.authenticationFailed }
         var out = [UInt8](repeating: 0, count: ciphertext.count - AESGCMKey.tagCount)
         _ = try out.withUnsafeMutableBytes { o in
             try nonce.withUnsafeBytes { n in
                 try associatedData.withUnsafeBytes { ad in
                     try ciphertext.withUnsafeBytes { c in
-                        try cipher.open(nonce: n, associatedData: ad, ciphertext: c, into: o)
+                        try open(nonce: n, associatedData: ad, ciphertext: c, into: o)
                     }
                 }
             }
