@@ -899,22 +899,6 @@ private final class FuzzEnvelopeForger: Sendable {
     }
 }
 
-/// A relay's shared services over a scratch database, for connection handlers on testing event loops.
-private struct InProcessRelay {
-    let folder: FuzzScratchFolder
-    let database: ServerDatabase
-    let services: RelayServices
-
-    init(threads: Int) throws {
-        folder = try FuzzScratchFolder()
-        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0, dataDirectory: folder.path + "/server", threads: threads)
-        var logger = Logger(label: "test.in-process")
-        logger.logLevel = .critical
-        database = try ServerDatabase(dataDirectory: configuration.dataDirectory)
-        services = RelayServices(relay: Relay(), database: database, configuration: configuration, logger: logger)
-    }
-}
-
 /// The relay's frame decoder and connection handler on an in-process testing channel, entered as if the
 /// Noise handshake had just completed with `key`. Records every frame the handler writes back.
 private final class FuzzPipe: Sendable {
@@ -1145,50 +1129,6 @@ private final class FuzzOutboundCapture: ChannelOutboundHandler {
     }
 
     func flush(context: ChannelHandlerContext) {}
-}
-
-/// Stands in for the Noise handler in `FuzzPipe`: what the relay queues is written down the pipeline as
-/// plaintext, to `FuzzOutboundCapture`. With `writesFail`, receipts are answered as not written.
-private final class PlaintextQueue: OutboundQueue {
-    private let channel: any Channel
-    private let writesFail: Bool
-    private var written: [WriteReceipt] = []
-
-    init(channel: any Channel, writesFail: Bool) {
-        self.channel = channel
-        self.writesFail = writesFail
-    }
-
-    func enqueue(_ bytes: ByteBuffer) {
-        channel.write(bytes, promise: nil)
-    }
-
-    func enqueue(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
-        var buffer = channel.allocator.buffer(capacity: first.count + second.count)
-        buffer.writeBytes(first)
-        buffer.writeBytes(second)
-        channel.write(buffer, promise: nil)
-    }
-
-    func enqueue(encoding encode: (inout ByteBuffer) -> Void) {
-        var buffer = channel.allocator.buffer(capacity: 64)
-        encode(&buffer)
-        channel.write(buffer, promise: nil)
-    }
-
-    func flushNow(promise: EventLoopPromise<Void>?) {
-        channel.flush()
-        promise?.succeed()
-        let waiting = written
-        written = []
-        for receipt in waiting { receipt.observer.delivery(receipt, wasWritten: !writesFail) }
-    }
-
-    func notify(_ receipt: consuming WriteReceipt) {
-        written.append(receipt)
-    }
-
-    func releaseIdleResources(immediately: Bool) {}
 }
 
 /// A weak reference that tests can read from any task.

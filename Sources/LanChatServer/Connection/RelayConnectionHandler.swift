@@ -152,6 +152,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         } else {
             awaitingPong = true
             write(.ping(UInt64.random(in: 1...UInt64.max)), context: context)
+            releaseKeepAliveContexts()
         }
         return false
     }
@@ -182,6 +183,9 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         let now = NIODeadline.now()
         do throws(ProtocolError) {
             while !isClosing, var body = try frames.nextBody() {
+                if awaitingPong, body.getInteger(at: body.readerIndex, as: UInt8.self) == Frame.Kind.pong.rawValue {
+                    releaseKeepAliveContexts()
+                }
                 awaitingPong = false
                 readSinceSweep = true
                 // A registered client's `send`, the frame of every message, is read in place and routed without a
@@ -197,6 +201,14 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         } catch {
             errorCaught(context: context, error: error)
         }
+    }
+
+    /// Frees the cipher contexts that the keep-alive of a silent connection made again (its ping is sealed, its pong
+    /// decrypted) at once rather than at a later sweep. Made and freed back to back, the same memory serves every
+    /// connection's exchange; kept until a sweep, the contexts of the thousands of connections pinged meanwhile
+    /// were all live together, and left the heap about 0.8 KB per idle connection larger once they were freed.
+    private func releaseKeepAliveContexts() {
+        outbound.releaseIdleResources(immediately: true)
     }
 
     private var isClosing: Bool {
