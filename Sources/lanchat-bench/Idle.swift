@@ -15,6 +15,15 @@ extension LanChatBench {
         @Option(help: "Handshakes in flight at once while connecting.")
         var parallel = 128
 
+        @Option(help: "Seconds between the last connection and the memory sample: within 2 s the relay frees an idle connection's cipher contexts; past 30 s every connection has had its first keep-alive ping.")
+        var settleSeconds = 3
+
+        func validate() throws {
+            guard (1...20_000).contains(clients), (1...10_000).contains(parallel), (0...600).contains(settleSeconds) else {
+                throw ValidationError("clients 1-20000, parallel 1-10000, settle-seconds 0-600")
+            }
+        }
+
         func run() async throws {
             let environment = try await BenchEnvironment.start(target)
             guard let pid = environment.server.pid else { throw BenchError.setup("idle needs the server's PID: start it here, or pass --server-pid") }
@@ -25,13 +34,13 @@ extension LanChatBench {
             let start = monotonicNanoseconds()
             let idle = try await Fleet.connect((0..<clients).map { "idle-\($0)" }, to: environment.server, group: environment.group, observer: nil, parallel: parallel)
             let connectSeconds = Double(monotonicNanoseconds() - start) / 1e9
-            // Idle means settled: the server's sweeps free an idle connection's cipher contexts within 2 s.
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(settleSeconds))
             let after = ProcessSample.of(pid)
 
             var report = Report("idle")
             report.add("clients", idle.count)
             report.add("connect_s", connectSeconds)
+            report.add("settle_s", settleSeconds)
             if let before, let after {
                 report.add("server_rss_before_mib", Double(before.residentBytes) / 1_048_576)
                 report.add("server_rss_after_mib", Double(after.residentBytes) / 1_048_576)

@@ -40,9 +40,14 @@ struct BenchCommandTests {
 
     @Test("idle reports the server's memory per connection, and client-crypto its seals and opens per recipient count")
     func idleAndClientCrypto() async throws {
-        let idle = try #require(try await bench(["idle", "--clients", "50"]).first)
+        let idle = try #require(try await bench(["idle", "--clients", "50", "--settle-seconds", "1"]).first)
         #expect(idle["clients"] as? Int == 50)
+        #expect(idle["settle_s"] as? Int == 1)
         #expect(idle["bytes_per_connection"] as? Int != nil)
+
+        let refused = try await RunningProcess.run("lanchat-bench", ["idle", "--settle-seconds", "601"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("settle-seconds 0-600"))
 
         let crypto = try await bench(["client-crypto", "--recipients", "1", "--recipients", "10", "--seconds", "0.1"])
         #expect(crypto.map { $0["recipients"] as? Int } == [1, 10])
