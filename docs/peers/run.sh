@@ -23,7 +23,7 @@ cat > "$work/ngircd.conf" <<EOF
 	MaxConnections = 0
 	MaxConnectionsIP = 0
 	MaxJoins = 0
-	# Penalties would throttle the one sender to a message per second.
+	# No flood penalties: they would throttle the one fast sender.
 	MaxPenaltyTime = 0
 	PingTimeout = 600
 	PongTimeout = 600
