@@ -46,9 +46,8 @@ static int clientCount;
 static long long *delays; // nanoseconds, latency workloads
 static long long delayCount, delayCapacity;
 static int deliveryLength; // a delivery's length in bytes, learned from the warm-up message
-static int windowStep;     // IRC: a PING every this many messages
 
-static void die(const char *format, ...) {
+__attribute__((noreturn)) static void die(const char *format, ...) {
     va_list arguments;
     va_start(arguments, format);
     fprintf(stderr, "peer_bench: ");
@@ -180,14 +179,9 @@ static const char *channelOf(int index, char *name) {
 static int encodeMessage(char *out, int target, char marker, long long sentAt) {
     char name[16];
     channelOf(target, name);
-    int count;
-    if (protocol == REDIS) {
-        count = sprintf(out, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n%s\r\n$%d\r\n", strlen(name), name, PAYLOAD);
-        count += writePayload(out + count, marker, sentAt);
-    } else {
-        count = sprintf(out, "PRIVMSG %s :", name);
-        count += writePayload(out + count, marker, sentAt);
-    }
+    int count = protocol == REDIS ? sprintf(out, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n%s\r\n$%d\r\n", strlen(name), name, PAYLOAD)
+                                  : sprintf(out, "PRIVMSG %s :", name);
+    count += writePayload(out + count, marker, sentAt);
     memcpy(out + count, "\r\n", 2);
     return count + 2;
 }
@@ -328,14 +322,16 @@ static void drain(Client *client, int measureLatency) {
     memcpy(client->carry, buffer + at, client->carryLength);
 }
 
-/// Writes as many messages as `client`'s window allows (all in one write), or, for a latency workload, none.
+/// Writes as many messages as `client`'s window allows, all in one write; over IRC with a PING every window/8
+/// messages (and after the last), whose PONG acknowledges them.
 static void sendWindow(Client *client, int target, long long messages, long long window) {
     static char batch[1 << 16];
+    long long pingEvery = window / 8 > 0 ? window / 8 : 1;
     size_t used = 0;
     while (client->sent < messages && client->sent - client->acked < window && used + 1024 < sizeof batch) {
         used += encodeMessage(batch + used, target, 'T', 0);
         client->sent++;
-        if (protocol == IRC && (client->sent % windowStep == 0 || client->sent == messages))
+        if (protocol == IRC && (client->sent % pingEvery == 0 || client->sent == messages))
             used += sprintf(batch + used, "PING :%lld\r\n", client->sent);
     }
     if (used) sendAll(client->fd, batch, used);
@@ -491,9 +487,16 @@ static void idle(int count) {
            connectSeconds, before / 1048576.0, after / 1048576.0, (after - before) / count);
 }
 
+static enum Protocol protocolNamed(const char *name) {
+    if (!strcmp(name, "redis")) return REDIS;
+    if (!strcmp(name, "irc")) return IRC;
+    if (!strcmp(name, "mqtt")) return MQTT;
+    die("unknown protocol %s (redis, irc or mqtt)", name);
+}
+
 int main(int argc, char **argv) {
     if (argc < 5) die("usage: peer_bench redis|irc|mqtt PORT WORKLOAD ARGUMENTS... (see the header of peer_bench.c)");
-    protocol = !strcmp(argv[1], "redis") ? REDIS : !strcmp(argv[1], "irc") ? IRC : !strcmp(argv[1], "mqtt") ? MQTT : (die("unknown protocol %s", argv[1]), REDIS);
+    protocol = protocolNamed(argv[1]);
     port = atoi(argv[2]);
     const char *workload = argv[3];
     if (port <= 0 || port > 65535) die("bad port %s", argv[2]);
@@ -506,9 +509,9 @@ int main(int argc, char **argv) {
     int count = atoi(argv[4]);
     long long second = atoll(argv[5]), third = atoll(argv[6]);
     if (count <= 0 || second <= 0 || third <= 0) die("the numbers must be positive");
-    if (!strcmp(workload, "fanout")) windowStep = (int)(third / 8 > 0 ? third / 8 : 1), fanout(count, second, third, 0);
+    if (!strcmp(workload, "fanout")) fanout(count, second, third, 0);
     else if (!strcmp(workload, "fanout-latency")) fanout(count, third, 1, (double)second);
-    else if (!strcmp(workload, "direct")) windowStep = (int)(third / 8 > 0 ? third / 8 : 1), direct(count, second, third, 0);
+    else if (!strcmp(workload, "direct")) direct(count, second, third, 0);
     else if (!strcmp(workload, "direct-latency")) direct(count, third, 1, (double)second);
     else die("unknown workload %s", workload);
     return 0;
