@@ -233,10 +233,10 @@ struct NoiseChannelHandlerTests {
         peers.client.send([Self.secret])
         try peers.pump()
         #expect(try peers.server.received() == Self.secret)
-        #expect(!peers.client.noise.releaseCipherContextsIfUnused(), "used since the last call: kept")
-        #expect(peers.client.noise.releaseCipherContextsIfUnused(), "unused since the last call: released")
-        #expect(peers.server.noise.releaseCipherContextsIfUnused() == false)
-        #expect(peers.server.noise.releaseCipherContextsIfUnused())
+        #expect(!peers.client.noise.releaseIdleMemoryIfUnused(), "used since the last call: kept")
+        #expect(peers.client.noise.releaseIdleMemoryIfUnused(), "unused since the last call: released")
+        #expect(peers.server.noise.releaseIdleMemoryIfUnused() == false)
+        #expect(peers.server.noise.releaseIdleMemoryIfUnused())
         peers.client.send([Self.reply])
         peers.server.send([Self.secret])
         try peers.pump()
@@ -253,14 +253,70 @@ struct NoiseChannelHandlerTests {
         peers.client.noise.releaseIdleResources(immediately: true)
         peers.server.noise.releaseIdleResources(immediately: true)
         // Released at once, so no longer counted as used: a periodic release right after finds them unused.
-        #expect(peers.client.noise.releaseCipherContextsIfUnused())
-        #expect(peers.server.noise.releaseCipherContextsIfUnused())
+        #expect(peers.client.noise.releaseIdleMemoryIfUnused())
+        #expect(peers.server.noise.releaseIdleMemoryIfUnused())
         peers.client.send([Self.reply])
         peers.server.send([Self.secret])
         try peers.pump()
         #expect(try peers.server.received() == Self.secret + Self.reply)
         #expect(try peers.client.received() == Self.secret)
         #expect(peers.server.events.errors.isEmpty && peers.client.events.errors.isEmpty)
+        try peers.finish()
+    }
+
+    @Test("a session that sends a message at a time writes each into the storage of the one before")
+    func outputStorageReused() throws {
+        var peers = try NoisePeers.connected()
+        peers.client.send([Self.secret])
+        var first = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        #expect(first.modifyIfUniquelyOwned { _ in true } == nil, "kept by the handler for its next write")
+        let firstBytes = ByteBuffer(bytes: first.readableBytesView)
+        let firstStorage = first.storageAddress
+        first = ByteBuffer()
+        // Had the storage been freed, this would take its memory and the next write would be elsewhere.
+        let decoy = ByteBufferAllocator().buffer(capacity: firstBytes.readableBytes)
+        peers.client.send([Self.reply])
+        let second = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        #expect(second.storageAddress == firstStorage)
+        withExtendedLifetime(decoy) {}
+        try peers.deliver(firstBytes, to: peers.server)
+        try peers.deliver(second, to: peers.server)
+        #expect(try peers.server.received() == Self.secret + Self.reply)
+        try peers.finish()
+    }
+
+    @Test("a write the channel still holds is left intact by the next one")
+    func heldWriteNotOverwritten() throws {
+        var peers = try NoisePeers.connected()
+        peers.client.send([Self.secret])
+        peers.client.send([Self.reply])
+        let first = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        let second = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        #expect(first.storageAddress != second.storageAddress)
+        try peers.deliver(first, to: peers.server)
+        try peers.deliver(second, to: peers.server)
+        #expect(try peers.server.received() == Self.secret + Self.reply)
+        try peers.finish()
+    }
+
+    @Test("an idle session frees the storage of its last write, and a large write is not kept past it")
+    func outputStorageReleased() throws {
+        let peers = try NoisePeers.connected()
+        peers.client.send([Self.secret])
+        var sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        #expect(!peers.client.noise.releaseIdleMemoryIfUnused(), "used since the last call: kept")
+        #expect(sent.modifyIfUniquelyOwned { _ in true } == nil)
+        #expect(peers.client.noise.releaseIdleMemoryIfUnused())
+        #expect(sent.modifyIfUniquelyOwned { _ in true } == true, "released: the test holds the only reference")
+
+        peers.client.send([Self.reply])
+        sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        peers.client.noise.releaseIdleMemory()
+        #expect(sent.modifyIfUniquelyOwned { _ in true } == true)
+
+        peers.client.send([Array(repeating: 7, count: 10_000)])
+        sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
+        #expect(sent.modifyIfUniquelyOwned { _ in true } == true, "larger than a spare is kept")
         try peers.finish()
     }
 

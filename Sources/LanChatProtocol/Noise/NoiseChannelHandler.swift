@@ -310,24 +310,26 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Frees the session's AES-GCM contexts if no message was encrypted or decrypted since the last call; they
-    /// are made again for the next message. Called periodically, this keeps an idle connection's memory small.
-    /// Returns whether they were released. Call on the channel's event loop.
+    /// Frees what the session keeps between messages if it encrypted or decrypted nothing since the last call:
+    /// its AES-GCM contexts and the storage of its last write, both made again for the next message. Called
+    /// periodically, this keeps an idle connection's memory small. Returns whether they were released. Call on
+    /// the channel's event loop.
     @discardableResult
-    public func releaseCipherContextsIfUnused() -> Bool {
+    public func releaseIdleMemoryIfUnused() -> Bool {
         guard !usedCipher else {
             usedCipher = false
             return false
         }
-        releaseCipherContexts()
+        releaseIdleMemory()
         return transport != nil
     }
 
-    /// Frees the session's AES-GCM contexts now; they are made again for the next message. Call on the
-    /// channel's event loop.
-    public func releaseCipherContexts() {
+    /// Frees the session's AES-GCM contexts and the storage of its last write now; they are made again for the
+    /// next message. Call on the channel's event loop.
+    public func releaseIdleMemory() {
         usedCipher = false
         transport?.releaseContexts()
+        output.releaseSpare()
     }
 
     // MARK: Internals

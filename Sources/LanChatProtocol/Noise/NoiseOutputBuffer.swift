@@ -16,6 +16,12 @@ struct NoiseOutputBuffer {
     /// Bytes the last sealed buffer held: the next one starts that large (within bounds), so a connection that
     /// receives a lot seldom grows its buffer and an idle one does not hold a large one.
     private var lastSealedCount = 0
+    /// The last sealed buffer, if at most `spareLimit` bytes, whose storage the next `start` takes back (within
+    /// twice the size it wants): a connection that keeps receiving a message at a time allocates nothing per flush.
+    /// It allocates anew only while the channel still holds that write, not yet sent in full. Larger buffers
+    /// carry enough messages that their allocation does not count, and are not kept past their write.
+    private var spare: ByteBuffer?
+    private static let spareLimit = 4096
     private static let capacityBounds = 256...(256 * 1024)
 
     /// Appends a copy of `bytes`.
@@ -104,16 +110,28 @@ struct NoiseOutputBuffer {
             out.setInteger(UInt16(plaintextCount + AESGCMKey.tagCount), at: start)
         }
         lastSealedCount = out.readableBytes
+        spare = out.capacity <= Self.spareLimit ? out : nil
         return out
+    }
+
+    /// Frees the storage of the last sealed buffer, which an idle connection need not keep.
+    mutating func releaseSpare() {
+        spare = nil
     }
 
     /// Plaintext bytes that still fit in the message being filled (negative if an encoder overran it).
     private var room: Int { openMessageEnd - buffer!.writerIndex }
 
-    /// Allocates the buffer and opens its first message.
+    /// Takes back the spare buffer, or allocates one, and opens its first message.
     private mutating func start(capacity: Int, allocator: ByteBufferAllocator) {
         let expected = min(max(lastSealedCount, Self.capacityBounds.lowerBound), Self.capacityBounds.upperBound)
-        buffer = allocator.buffer(capacity: max(expected, capacity + 2 + AESGCMKey.tagCount))
+        let wanted = max(expected, capacity + 2 + AESGCMKey.tagCount)
+        if var reused = spare.take(), (wanted...(2 * wanted)).contains(reused.capacity) {
+            reused.clear() // copies nothing; allocates only if the channel still holds the storage
+            buffer = reused
+        } else {
+            buffer = allocator.buffer(capacity: wanted)
+        }
         openMessage()
     }
 

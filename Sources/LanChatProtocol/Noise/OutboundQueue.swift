@@ -13,18 +13,18 @@ public protocol OutboundQueue: AnyObject {
     func flushNow(promise: EventLoopPromise<Void>?)
     /// Hands `receipt` back to its observer with whether the write carrying everything queued so far reached the socket.
     func notify(_ receipt: consuming WriteReceipt)
-    /// Frees what the connection need not keep while it carries nothing (the Noise handler: its cipher contexts,
-    /// made again for the next message): at once with `immediately`, else only if unused since the previous
-    /// call, which is meant to be made periodically.
+    /// Frees what the connection need not keep while it carries nothing (the Noise handler: its cipher contexts
+    /// and the storage of its last write, made again for the next message): at once with `immediately`, else
+    /// only if unused since the previous call, which is meant to be made periodically.
     func releaseIdleResources(immediately: Bool)
 }
 
 extension NoiseChannelHandler: OutboundQueue {
     public func releaseIdleResources(immediately: Bool) {
         if immediately {
-            releaseCipherContexts()
+            releaseIdleMemory()
         } else {
-            releaseCipherContextsIfUnused()
+            releaseIdleMemoryIfUnused()
         }
     }
 }

@@ -122,9 +122,10 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     }
 
     /// Called by the loop's sweeper every `sweeper.interval`: closes a connection whose outbound buffer stayed full
-    /// for `slowReaderTimeout`, lets the Noise handler free the cipher contexts of a connection that carried
-    /// nothing since the last sweep, drops resolved recipients that are out of date (or unused), pings a peer
-    /// silent for the ping interval, and closes one that stayed silent for another interval after the ping.
+    /// for `slowReaderTimeout`, lets the Noise handler free the cipher contexts and last write's storage of a
+    /// connection that carried nothing since the last sweep, drops resolved recipients that are out of date (or
+    /// unused), pings a peer silent for the ping interval, and closes one that stayed silent for another interval
+    /// after the ping.
     /// Returns whether a frame arrived since the last sweep.
     func sweep() -> Bool {
         guard let context, context.channel.isActive else { return false }

@@ -107,6 +107,11 @@ struct NoisePeers {
 }
 
 extension ByteBuffer {
+    /// Where the readable bytes start in memory, to tell whether two buffers share their storage.
+    var storageAddress: UInt {
+        withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+    }
+
     /// The lengths of the 2-byte length-prefixed messages this buffer holds, which must fill it exactly.
     func noiseMessageLengths() throws -> [Int] {
         var buffer = self
