@@ -164,8 +164,9 @@ public final class AESGCMKey: @unchecked Sendable {
             throw CryptoError.openSSL("EVP_CTRL_AEAD_SET_TAG")
         }
         var finalLength: Int32 = 0
-        var scratch = [UInt8](repeating: 0, count: 16)
-        guard EVP_DecryptFinal_ex(decryptor, &scratch, &finalLength) == 1 else {
+        // GCM writes nothing here but wants room: on the stack, as in `StreamingSealer.finish`, not an array per message.
+        var scratch: (UInt64, UInt64) = (0, 0)
+        guard withUnsafeMutableBytes(of: &scratch, { EVP_DecryptFinal_ex(decryptor, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &finalLength) }) == 1 else {
             OpenSSLErrorQueue.clear()
             if bodyCount > 0 { OPENSSL_cleanse(out.baseAddress, bodyCount) }
             throw CryptoError.authenticationFailed
