@@ -269,7 +269,8 @@ struct NoiseChannelHandlerTests {
         var peers = try NoisePeers.connected()
         peers.client.send([Self.secret])
         var first = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
-        #expect(first.modifyIfUniquelyOwned { _ in true } == nil, "kept by the handler for its next write")
+        let sharedWithHandler = !first.ownsStorageAlone()
+        #expect(sharedWithHandler, "kept by the handler for its next write")
         let firstBytes = ByteBuffer(bytes: first.readableBytesView)
         let firstStorage = first.storageAddress
         first = ByteBuffer()
@@ -279,8 +280,7 @@ struct NoiseChannelHandlerTests {
         let second = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
         #expect(second.storageAddress == firstStorage)
         withExtendedLifetime(decoy) {}
-        try peers.deliver(firstBytes, to: peers.server)
-        try peers.deliver(second, to: peers.server)
+        for buffer in [firstBytes, second] { try peers.deliver(buffer, to: peers.server) }
         #expect(try peers.server.received() == Self.secret + Self.reply)
         try peers.finish()
     }
@@ -293,8 +293,7 @@ struct NoiseChannelHandlerTests {
         let first = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
         let second = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
         #expect(first.storageAddress != second.storageAddress)
-        try peers.deliver(first, to: peers.server)
-        try peers.deliver(second, to: peers.server)
+        for buffer in [first, second] { try peers.deliver(buffer, to: peers.server) }
         #expect(try peers.server.received() == Self.secret + Self.reply)
         try peers.finish()
     }
@@ -305,18 +304,22 @@ struct NoiseChannelHandlerTests {
         peers.client.send([Self.secret])
         var sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
         #expect(!peers.client.noise.releaseIdleMemoryIfUnused(), "used since the last call: kept")
-        #expect(sent.modifyIfUniquelyOwned { _ in true } == nil)
+        let keptWhileUsed = !sent.ownsStorageAlone()
+        #expect(keptWhileUsed)
         #expect(peers.client.noise.releaseIdleMemoryIfUnused())
-        #expect(sent.modifyIfUniquelyOwned { _ in true } == true, "released: the test holds the only reference")
+        let releasedWhenUnused = sent.ownsStorageAlone()
+        #expect(releasedWhenUnused, "released: the test holds the only reference")
 
         peers.client.send([Self.reply])
         sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
         peers.client.noise.releaseIdleMemory()
-        #expect(sent.modifyIfUniquelyOwned { _ in true } == true)
+        let releasedAtOnce = sent.ownsStorageAlone()
+        #expect(releasedAtOnce)
 
         peers.client.send([Array(repeating: 7, count: 10_000)])
         sent = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
-        #expect(sent.modifyIfUniquelyOwned { _ in true } == true, "larger than a spare is kept")
+        let largeNotKept = sent.ownsStorageAlone()
+        #expect(largeNotKept, "larger than the handler keeps")
         try peers.finish()
     }
 

@@ -112,6 +112,11 @@ extension ByteBuffer {
         withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
     }
 
+    /// Whether this buffer holds the only reference to its storage (no handler keeps it alive).
+    mutating func ownsStorageAlone() -> Bool {
+        modifyIfUniquelyOwned { _ in true } ?? false
+    }
+
     /// The lengths of the 2-byte length-prefixed messages this buffer holds, which must fill it exactly.
     func noiseMessageLengths() throws -> [Int] {
         var buffer = self
