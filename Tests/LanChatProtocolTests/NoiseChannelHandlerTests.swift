@@ -264,27 +264,6 @@ struct NoiseChannelHandlerTests {
         try peers.finish()
     }
 
-    @Test("a session that sends a message at a time writes each into the storage of the one before")
-    func outputStorageReused() throws {
-        var peers = try NoisePeers.connected()
-        peers.client.send([Self.secret])
-        var first = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
-        let sharedWithHandler = !first.ownsStorageAlone()
-        #expect(sharedWithHandler, "kept by the handler for its next write")
-        let firstBytes = ByteBuffer(bytes: first.readableBytesView)
-        let firstStorage = first.storageAddress
-        first = ByteBuffer()
-        // Had the storage been freed, this would take its memory and the next write would be elsewhere.
-        let decoy = ByteBufferAllocator().buffer(capacity: firstBytes.readableBytes)
-        peers.client.send([Self.reply])
-        let second = try #require(try peers.client.channel.readOutbound(as: ByteBuffer.self))
-        #expect(second.storageAddress == firstStorage)
-        withExtendedLifetime(decoy) {}
-        for buffer in [firstBytes, second] { try peers.deliver(buffer, to: peers.server) }
-        #expect(try peers.server.received() == Self.secret + Self.reply)
-        try peers.finish()
-    }
-
     @Test("a write the channel still holds is left intact by the next one")
     func heldWriteNotOverwritten() throws {
         var peers = try NoisePeers.connected()

@@ -45,7 +45,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     private var state: State
-    /// Whether a message was encrypted or decrypted since the cipher contexts were last checked or released.
+    /// Whether a message was encrypted or decrypted since the idle memory (cipher contexts, last write's storage)
+    /// was last checked or released.
     private var usedCipher = false
     /// The session's cipher states, once the handshake is done.
     private var transport: NoiseTransport?
@@ -312,8 +313,8 @@ public final class NoiseChannelHandler: ChannelDuplexHandler {
 
     /// Frees what the session keeps between messages if it encrypted or decrypted nothing since the last call:
     /// its AES-GCM contexts and the storage of its last write, both made again for the next message. Called
-    /// periodically, this keeps an idle connection's memory small. Returns whether they were released. Call on
-    /// the channel's event loop.
+    /// periodically, this keeps an idle connection's memory small. Returns whether an established session's were
+    /// released. Call on the channel's event loop.
     @discardableResult
     public func releaseIdleMemoryIfUnused() -> Bool {
         guard !usedCipher else {

@@ -16,9 +16,9 @@ struct NoiseOutputBuffer {
     /// Bytes the last sealed buffer held: the next one starts that large (within bounds), so a connection that
     /// receives a lot seldom grows its buffer and an idle one does not hold a large one.
     private var lastSealedCount = 0
-    /// The last sealed buffer, if at most `spareLimit` bytes, whose storage the next `start` takes back (within
-    /// twice the size it wants): a connection that keeps receiving a message at a time allocates nothing per flush.
-    /// It allocates anew only while the channel still holds that write, not yet sent in full. Larger buffers
+    /// The last sealed buffer, if its capacity is at most `spareLimit`, whose storage the next `start` takes back
+    /// (within twice the size it wants): a connection that keeps receiving a message at a time allocates nothing per
+    /// flush. It allocates anew only while the channel still holds that write, not yet sent in full. Larger buffers
     /// carry enough messages that their allocation does not count, and are not kept past their write.
     private var spare: ByteBuffer?
     private static let spareLimit = 4096
