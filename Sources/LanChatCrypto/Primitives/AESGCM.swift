@@ -15,6 +15,13 @@ public final class AESGCMKey: @unchecked Sendable {
     /// Tag length in bytes.
     public static let tagCount = 16
 
+    /// Calls `final` (`EVP_EncryptFinal_ex` or `EVP_DecryptFinal_ex`) with the output room it asks for, on the
+    /// stack rather than in an array per message (GCM writes nothing there); returns whether it succeeded.
+    static func finishing(_ final: (UnsafeMutablePointer<UInt8>) -> Int32) -> Bool {
+        var room: (UInt64, UInt64) = (0, 0)
+        return withUnsafeMutableBytes(of: &room) { final($0.baseAddress!.assumingMemoryBound(to: UInt8.self)) } == 1
+    }
+
     private typealias KeyBytes = (UInt64, UInt64, UInt64, UInt64)
     private var sealingKey: KeyBytes = (0, 0, 0, 0)
     private var openingKey: KeyBytes = (0, 0, 0, 0)
@@ -164,9 +171,7 @@ public final class AESGCMKey: @unchecked Sendable {
             throw CryptoError.openSSL("EVP_CTRL_AEAD_SET_TAG")
         }
         var finalLength: Int32 = 0
-        // GCM writes nothing here but wants room: on the stack, as in `StreamingSealer.finish`, not an array per message.
-        var scratch: (UInt64, UInt64) = (0, 0)
-        guard withUnsafeMutableBytes(of: &scratch, { EVP_DecryptFinal_ex(decryptor, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &finalLength) }) == 1 else {
+        guard Self.finishing({ EVP_DecryptFinal_ex(decryptor, $0, &finalLength) }) else {
             OpenSSLErrorQueue.clear()
             if bodyCount > 0 { OPENSSL_cleanse(out.baseAddress, bodyCount) }
             throw CryptoError.authenticationFailed
@@ -248,8 +253,7 @@ extension AESGCMKey {
         public func finish(tagInto out: UnsafeMutableRawBufferPointer) throws {
             precondition(out.count >= AESGCMKey.tagCount)
             var length: Int32 = 0
-            var scratch: (UInt64, UInt64) = (0, 0)
-            guard withUnsafeMutableBytes(of: &scratch, { EVP_EncryptFinal_ex(ctx, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) }) == 1,
+            guard AESGCMKey.finishing({ EVP_EncryptFinal_ex(ctx, $0, &length) }),
                   EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, Int32(AESGCMKey.tagCount), out.baseAddress) == 1
             else { throw CryptoError.openSSL("EVP_EncryptFinal_ex") }
         }
