@@ -17,10 +17,15 @@ final class RunningProcess: Sendable {
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
+        // Each pipe is read by blocking reads on its own thread until the end of the output. A `readabilityHandler`
+        // would install a libdispatch read source, and tearing those down while other tests start processes
+        // crashes libdispatch's event loop on Linux (swift-corelibs-libdispatch#949; it did so in this suite).
         for (pipe, box) in [(outPipe, stdout), (errPipe, stderr)] {
-            pipe.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                box.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
+            let reading = pipe.fileHandleForReading
+            Thread.detachNewThread {
+                while case let data = reading.availableData, !data.isEmpty {
+                    box.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
+                }
             }
         }
         try process.run()
