@@ -7,6 +7,7 @@
 //   taskset -c 0 ./copy_then_encrypt 0 40   # copy, then encrypt in place (the relay's way)
 //   taskset -c 0 ./copy_then_encrypt 1 40   # encrypt both pieces straight into the buffer
 //   taskset -c 0 ./copy_then_encrypt 2 40   # gather each delivery in a 450-byte scratch, encrypt that into the buffer
+//   taskset -c 0 ./copy_then_encrypt 3 40   # as 0, but recipient after recipient: fill one buffer, encrypt it at once
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ static double seconds(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) { fprintf(stderr, "usage: %s MODE(0|1|2) ROUNDS\n", argv[0]); return 2; }
+    if (argc != 3) { fprintf(stderr, "usage: %s MODE(0|1|2|3) ROUNDS\n", argv[0]); return 2; }
     int mode = atoi(argv[1]), rounds = atoi(argv[2]), length;
     static EVP_CIPHER_CTX *context[RECIPIENTS];
     static unsigned char *output[RECIPIENTS];
@@ -43,8 +44,23 @@ int main(int argc, char **argv) {
     for (int round = 0; round < rounds; round++) {
         nonce[0] = (unsigned char)round;
         memset(used, 0, sizeof used);
-        if (mode != 0)
+        if (mode == 1 || mode == 2)
             for (int r = 0; r < RECIPIENTS; r++) EVP_EncryptInit_ex(context[r], NULL, NULL, NULL, nonce);
+        if (mode == 3) {
+            for (int r = 0; r < RECIPIENTS; r++) {
+                for (int e = 0; e < ENVELOPES; e++) {
+                    unsigned char *to = output[r] + used[r], *wrap = wraps[e] + (size_t)r * WRAP;
+                    memcpy(to, shared[e], SHARED);
+                    memcpy(to + SHARED, wrap, WRAP);
+                    used[r] += DELIVERY;
+                }
+                EVP_EncryptInit_ex(context[r], NULL, NULL, NULL, nonce);
+                EVP_EncryptUpdate(context[r], output[r], &length, output[r], (int)used[r]);
+                EVP_EncryptFinal_ex(context[r], output[r] + used[r], &length);
+                EVP_CIPHER_CTX_ctrl(context[r], EVP_CTRL_GCM_GET_TAG, 16, tag);
+            }
+            continue;
+        }
         for (int e = 0; e < ENVELOPES; e++) {
             if (mode == 2) memcpy(scratch, shared[e], SHARED);
             for (int r = 0; r < RECIPIENTS; r++) {
