@@ -72,8 +72,8 @@ public final class ChatServer: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.recvAllocator, value: CompactRecvAllocator(minimum: 64, initial: 128, maximum: 1024 * 1024))
                 // Up to 8 MiB from one busy sender per tick: each recipient's flush (one Noise pass and one write,
-                // whose cost on loopback is mostly fixed) then carries up to twice as many of its envelopes as
-                // with 4 reads; the price is a longer tick for everyone else on the loop while such a burst is fanned out.
+                // whose cost on loopback is mostly fixed) then carries up to twice as many of its envelopes as with
+                // 4 reads; the price is a longer tick for the loop's other connections while such a burst fans out.
                 .childChannelOption(.maxMessagesPerRead, value: 8)
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.outboundBufferLimit / 2, high: configuration.outboundBufferLimit))
                 .childChannelInitializer { channel in

@@ -17,9 +17,11 @@ final class RunningProcess: Sendable {
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
-        // Each pipe is read by blocking reads on its own thread until the end of the output. A `readabilityHandler`
-        // would install a libdispatch read source, and tearing those down while other tests start processes
-        // crashes libdispatch's event loop on Linux (swift-corelibs-libdispatch#949; it did so in this suite).
+        try process.run()
+        // Each pipe is read by blocking reads on its own thread until the end of the output, started once the child
+        // runs (so a failed start leaves no thread waiting). A `readabilityHandler` would install a libdispatch read
+        // source, and tearing those down while other tests start processes crashes libdispatch's event loop on
+        // Linux (swift-corelibs-libdispatch#949; it did so in this suite).
         for (pipe, box) in [(outPipe, stdout), (errPipe, stderr)] {
             let reading = pipe.fileHandleForReading
             Thread.detachNewThread {
@@ -28,7 +30,6 @@ final class RunningProcess: Sendable {
                 }
             }
         }
-        try process.run()
     }
 
     var output: String { stdout.withLockedValue { $0 } }
