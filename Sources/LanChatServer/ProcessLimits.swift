@@ -29,16 +29,21 @@ public enum ProcessLimits {
     }
 
     /// Raises the open-file limit to its hard limit: every client is a socket.
-    public static func raiseOpenFileLimit() {
+    /// - Returns: the limit now in force.
+    @discardableResult
+    public static func raiseOpenFileLimit() -> UInt64 {
         #if canImport(Glibc)
         let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
         #else
         let resource = RLIMIT_NOFILE
         #endif
         var limit = rlimit()
-        if getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            setrlimit(resource, &limit)
+        guard getrlimit(resource, &limit) == 0 else { return 0 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(resource, &raised) == 0 { limit = raised }
         }
+        return UInt64(limit.rlim_cur)
     }
 }

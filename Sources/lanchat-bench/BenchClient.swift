@@ -1,3 +1,4 @@
+import Foundation
 import LanChatCrypto
 import LanChatProtocol
 import NIOConcurrencyHelpers
@@ -10,6 +11,8 @@ protocol BenchObserver: AnyObject, Sendable {
     func delivered(_ frame: ByteBuffer, to client: BenchClient)
     func acknowledged(_ ack: Ack, by client: BenchClient)
     func refused(_ error: ErrorFrame, client: BenchClient)
+    /// The client's connection closed (by the server, or by the workload once it is done).
+    func disconnected(_ client: BenchClient)
 }
 
 /// One simulated user: a real Noise XX connection and registration, sending pre-encoded frames and
@@ -29,24 +32,38 @@ final class BenchClient: Sendable {
         self.outbound = outbound
     }
 
+    /// How long a client waits for the server's `welcome` after connecting (the handshake itself times out sooner).
+    static let welcomeTimeLimit = TimeAmount.seconds(30)
+
     /// Connects, runs the handshake and registers; returns once the server said welcome.
     static func connect(name: String, key: PrivateKey, to address: SocketAddress, group: any EventLoopGroup, observer: (any BenchObserver)?) async throws -> BenchClient {
         let welcome = group.next().makePromise(of: Void.self)
         let clientBox = NIOLockedValueBoxLite<BenchClient?>(nil)
-        let (channel, outbound) = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(to: address) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let noise = try NoiseChannelHandler(role: .initiator, localStatic: key)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        noise,
-                        BenchReceiver(name: name, welcome: welcome, observer: observer, client: clientBox),
-                    ])
-                    return (channel, NIOLoopBound<any OutboundQueue>(noise, eventLoop: channel.eventLoop))
+        let channel: any Channel, outbound: NIOLoopBound<any OutboundQueue>
+        do {
+            (channel, outbound) = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(to: address) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let noise = try NoiseChannelHandler(role: .initiator, localStatic: key)
+                        try channel.pipeline.syncOperations.addHandlers([
+                            noise,
+                            BenchReceiver(name: name, welcome: welcome, observer: observer, client: clientBox),
+                        ])
+                        return (channel, NIOLoopBound<any OutboundQueue>(noise, eventLoop: channel.eventLoop))
+                    }
                 }
-            }
+        } catch let error as IOError {
+            welcome.fail(error)
+            throw BenchError.setup("cannot connect to the server at \(address): \(String(cString: strerror(error.errnoCode)))")
+        }
         let client = BenchClient(name: name, key: key, channel: channel, outbound: outbound)
         clientBox.set(client)
+        let timer = channel.eventLoop.scheduleTask(in: welcomeTimeLimit) {
+            welcome.fail(BenchError.timedOut("\(name) got no welcome from the server within \(welcomeTimeLimit.nanoseconds / 1_000_000_000) s of connecting"))
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
         try await welcome.futureResult.get()
         return client
     }
@@ -140,6 +157,7 @@ private final class BenchReceiver: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         welcome.fail(BenchError.refused("the connection closed before welcome"))
+        if let me { (resolvedObserver ?? observer)?.disconnected(me) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -151,13 +169,14 @@ private final class BenchReceiver: ChannelInboundHandler {
 enum BenchError: Error, CustomStringConvertible {
     case refused(String)
     case timedOut(String)
+    case connectionLost(String)
     case setup(String)
 
     var description: String {
         switch self {
         case let .refused(reason): "the server refused: \(reason)"
         case let .timedOut(what): "timed out: \(what)"
-        case let .setup(what): what
+        case let .connectionLost(what), let .setup(what): what
         }
     }
 }

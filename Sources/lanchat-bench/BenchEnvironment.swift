@@ -8,14 +8,38 @@ struct BenchEnvironment {
     let server: BenchTarget
     let group: MultiThreadedEventLoopGroup
     let options: TargetOptions
+    /// The open-file limit of this process, raised as far as it goes.
+    let openFileLimit: UInt64
 
-    static func start(_ options: TargetOptions) async throws -> BenchEnvironment {
-        ProcessLimits.raiseOpenFileLimit()
+    /// Starts the server and the event loops, runs `workload` and, if it fails, stops them again, so that a server
+    /// this tool started does not outlive it. A workload that succeeds stops them itself (`finish(closing:)`).
+    static func run(_ options: TargetOptions, _ workload: (BenchEnvironment) async throws -> Void) async throws {
+        let environment = try await start(options)
+        do {
+            try await workload(environment)
+        } catch {
+            try? await environment.group.shutdownGracefully()
+            await environment.server.stop()
+            throw error
+        }
+    }
+
+    private static func start(_ options: TargetOptions) async throws -> BenchEnvironment {
+        let openFileLimit = ProcessLimits.raiseOpenFileLimit()
         // The tool's clients, like the relay, allocate and free buffers per read batch: without this its heap was
         // trimmed and faulted back in all the time (about a tenth of its CPU time in `direct`).
         ProcessLimits.keepFreedMemoryForReuse()
         let server = try await BenchTarget.make(options)
-        return BenchEnvironment(server: server, group: MultiThreadedEventLoopGroup(numberOfThreads: options.threads), options: options)
+        return BenchEnvironment(server: server, group: MultiThreadedEventLoopGroup(numberOfThreads: options.threads), options: options, openFileLimit: openFileLimit)
+    }
+
+    /// Fails before connecting when this process may not open a socket for each of `connections` (and, with the server
+    /// in this process, one more for each of their server ends).
+    func requireDescriptors(forConnections connections: Int) throws {
+        let needed = UInt64((options.inProcess ? 2 : 1) * connections + 64)
+        guard needed <= openFileLimit else {
+            throw BenchError.setup("\(connections) connections need about \(needed) open files, but this process may open only \(openFileLimit): raise the limit (ulimit -n) or use fewer clients")
+        }
     }
 
     /// Adds the CPU shares measured since `meter` started and, given the `deliveries` of a throughput run, the
@@ -43,6 +67,17 @@ struct BenchEnvironment {
             report.add("server_loop_cpu_pct", loopShares.map { String(format: "%.1f", $0) }.joined(separator: "/"))
             report.add("loop_scaling_bound", loopShares.reduce(0, +) / busiest)
         }
+    }
+
+    /// Waits until every delivery `counter` expects has arrived or been reported missed. Fails as soon as the server
+    /// closes a client's connection, and when the run takes longer than `--time-limit`.
+    func waitForDeliveries(_ counter: DeliveryCounter) async throws {
+        let limit = options.timeLimit
+        let timer = counter.finished.futureResult.eventLoop.scheduleTask(in: .nanoseconds(Int64(limit * 1e9))) {
+            counter.finished.fail(BenchError.timedOut("the run took longer than its time limit of \(limit) s (--time-limit): \(counter.progress)"))
+        }
+        defer { timer.cancel() }
+        try await counter.finished.futureResult.get()
     }
 
     func finish(closing clients: [BenchClient]) async throws {

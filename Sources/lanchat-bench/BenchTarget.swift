@@ -24,9 +24,10 @@ final class BenchTarget {
 
     static func make(_ options: TargetOptions) async throws -> BenchTarget {
         if let server = options.server {
-            let parts = server.split(separator: ":")
-            guard parts.count == 2, let port = Int(parts[1]) else { throw BenchError.setup("--server takes HOST:PORT") }
-            guard parts[0] == "127.0.0.1" || parts[0] == "localhost" else { throw BenchError.setup("the benchmark only targets 127.0.0.1") }
+            let port = try TargetOptions.port(of: server)
+            if let pid = options.serverPID, ProcessSample.of(pid) == nil {
+                throw BenchError.setup("no process with PID \(pid) to measure (--server-pid): give the PID of the server at \(server)")
+            }
             return BenchTarget(address: try SocketAddress(ipAddress: "127.0.0.1", port: port), pid: options.serverPID, child: nil, inProcess: nil, dataFolder: nil)
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lanchat-bench-\(getpid())").path
@@ -70,8 +71,13 @@ final class BenchTarget {
         return BenchTarget(address: try SocketAddress(ipAddress: "127.0.0.1", port: port), pid: process.processIdentifier, child: process, inProcess: nil, dataFolder: folder)
     }
 
+    private var stopped = false
+
+    /// Stops a server this tool started and removes its data; nothing for an external one. Only the first call acts.
     func stop() async {
-        if let child {
+        guard !stopped else { return }
+        stopped = true
+        if let child, child.isRunning {
             child.interrupt()
             child.waitUntilExit()
         }

@@ -21,6 +21,13 @@ extension LanChatBench {
         @Flag(help: "Print JSON instead of a summary line.")
         var json = false
 
+        func validate() throws {
+            guard !recipients.isEmpty, recipients.allSatisfy({ (1...10_000).contains($0) }) else {
+                throw ValidationError("recipients 1-10000 (each count given)")
+            }
+            guard seconds > 0, seconds <= 600 else { throw ValidationError("seconds: more than 0 and at most 600") }
+        }
+
         func run() async throws {
             let sender = try PrivateKey()
             let sealer = EnvelopeSealer(senderName: "sender", identity: sender, parallel: !sealOnOneThread)

@@ -50,35 +50,37 @@ extension LanChatBench {
         }
 
         func run() async throws {
-            let environment = try await BenchEnvironment.start(target)
-            let sink = ForwardingObserver()
-            let pairClients = try await Pairs.connect(pairs, environment: environment, observer: sink)
-            var senders: [WindowedSender] = []
-            for (client, partner) in pairClients.partners {
-                var ids: [[UInt8]] = []
-                let frames = try SealedTraffic.frames(from: client, to: [partner], kind: .direct(recipient: partner.name), count: distinct, messageIDs: &ids)
-                senders.append(WindowedSender(client: client, frames: frames, total: messages, window: window))
+            try await BenchEnvironment.run(target) { environment in
+                try environment.requireDescriptors(forConnections: 2 * pairs)
+                let sink = ForwardingObserver()
+                let pairClients = try await Pairs.connect(pairs, environment: environment, observer: sink)
+                var senders: [WindowedSender] = []
+                for (client, partner) in pairClients.partners {
+                    var ids: [[UInt8]] = []
+                    let frames = try SealedTraffic.frames(from: client, to: [partner], kind: .direct(recipient: partner.name), count: distinct, messageIDs: &ids)
+                    senders.append(WindowedSender(client: client, frames: frames, total: messages, window: window))
+                }
+                let expected = 2 * pairs * messages
+                let finished = environment.group.next().makePromise(of: Void.self)
+                let counter = DeliveryCounter(expected: expected, finished: finished, plaintext: SealedTraffic.plaintext,
+                                              sampleEvery: max(1, expected / 200), senders: senders)
+                sink.attach(counter)
+
+                let meter = CPUMeter(serverPID: environment.server.pid)
+                let start = monotonicNanoseconds()
+                senders.forEach { $0.start() }
+                try await environment.waitForDeliveries(counter)
+                let elapsed = Double(monotonicNanoseconds() - start) / 1e9
+
+                var report = Report("direct")
+                report.add("pairs", pairs)
+                report.add("messages_per_client", messages)
+                report.addDeliveries(counter, elapsed: elapsed)
+                environment.addCPU(meter, to: &report, deliveries: counter.deliveries.load(ordering: .relaxed))
+                report.print(json: target.json)
+                try await environment.finish(closing: pairClients.clients)
+                if counter.openedBad.load(ordering: .relaxed) > 0 { throw ExitCode(1) }
             }
-            let expected = 2 * pairs * messages
-            let finished = environment.group.next().makePromise(of: Void.self)
-            let counter = DeliveryCounter(expected: expected, finished: finished, plaintext: SealedTraffic.plaintext,
-                                          sampleEvery: max(1, expected / 200), senders: senders)
-            sink.target.withLockedValue { $0 = counter }
-
-            let meter = CPUMeter(serverPID: environment.server.pid)
-            let start = monotonicNanoseconds()
-            senders.forEach { $0.start() }
-            try await finished.futureResult.get()
-            let elapsed = Double(monotonicNanoseconds() - start) / 1e9
-
-            var report = Report("direct")
-            report.add("pairs", pairs)
-            report.add("messages_per_client", messages)
-            report.addDeliveries(counter, elapsed: elapsed)
-            environment.addCPU(meter, to: &report, deliveries: counter.deliveries.load(ordering: .relaxed))
-            report.print(json: target.json)
-            try await environment.finish(closing: pairClients.clients)
-            if counter.openedBad.load(ordering: .relaxed) > 0 { throw ExitCode(1) }
         }
     }
 
@@ -99,38 +101,46 @@ extension LanChatBench {
         @Option(help: "Messages to send in all (each sealed ahead with its own message id).")
         var messages = 2000
 
-        func run() async throws {
-            let environment = try await BenchEnvironment.start(target)
-            let sink = ForwardingObserver()
-            let pairClients = try await Pairs.connect(pairs, environment: environment, observer: sink)
-            let partners = pairClients.partners
-            var items: [PacedSender.Item] = []
-            for index in 0..<messages {
-                let (client, partner) = partners[index % partners.count]
-                var ids: [[UInt8]] = []
-                let frame = try SealedTraffic.frames(from: client, to: [partner], kind: .direct(recipient: partner.name), count: 1, messageIDs: &ids)[0]
-                items.append(PacedSender.Item(client: client, frame: frame, messageID: ids[0]))
+        func validate() throws {
+            guard (1...5000).contains(pairs), (1...10_000).contains(rate), (1...100_000).contains(messages) else {
+                throw ValidationError("pairs 1-5000, rate 1-10000, messages 1-100000")
             }
-            let finished = environment.group.next().makePromise(of: Void.self)
-            let counter = DeliveryCounter(expected: messages, finished: finished, plaintext: SealedTraffic.plaintext,
-                                          sampleEvery: max(1, messages / 200), measuresLatency: true)
-            sink.target.withLockedValue { $0 = counter }
+        }
 
-            let meter = CPUMeter(serverPID: environment.server.pid)
-            let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(max(1, rate))), loop: environment.group.next())
-            paced.start()
-            try await finished.futureResult.get()
-            paced.stop()
+        func run() async throws {
+            try await BenchEnvironment.run(target) { environment in
+                try environment.requireDescriptors(forConnections: 2 * pairs)
+                let sink = ForwardingObserver()
+                let pairClients = try await Pairs.connect(pairs, environment: environment, observer: sink)
+                let partners = pairClients.partners
+                var items: [PacedSender.Item] = []
+                for index in 0..<messages {
+                    let (client, partner) = partners[index % partners.count]
+                    var ids: [[UInt8]] = []
+                    let frame = try SealedTraffic.frames(from: client, to: [partner], kind: .direct(recipient: partner.name), count: 1, messageIDs: &ids)[0]
+                    items.append(PacedSender.Item(client: client, frame: frame, messageID: ids[0]))
+                }
+                let finished = environment.group.next().makePromise(of: Void.self)
+                let counter = DeliveryCounter(expected: messages, finished: finished, plaintext: SealedTraffic.plaintext,
+                                              sampleEvery: max(1, messages / 200), measuresLatency: true)
+                sink.attach(counter)
 
-            var report = Report("direct-latency")
-            report.add("pairs", pairs)
-            report.add("rate_per_s", rate)
-            report.add("messages", messages)
-            Latency.add(counter, to: &report)
-            report.addDeliveries(counter)
-            environment.addCPU(meter, to: &report)
-            report.print(json: target.json)
-            try await environment.finish(closing: pairClients.clients)
+                let meter = CPUMeter(serverPID: environment.server.pid)
+                let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(rate)), loop: environment.group.next())
+                paced.start()
+                try await environment.waitForDeliveries(counter)
+                paced.stop()
+
+                var report = Report("direct-latency")
+                report.add("pairs", pairs)
+                report.add("rate_per_s", rate)
+                report.add("messages", messages)
+                Latency.add(counter, to: &report)
+                report.addDeliveries(counter)
+                environment.addCPU(meter, to: &report)
+                report.print(json: target.json)
+                try await environment.finish(closing: pairClients.clients)
+            }
         }
     }
 }

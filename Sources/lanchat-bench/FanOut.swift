@@ -32,33 +32,35 @@ extension LanChatBench {
         }
 
         func run() async throws {
-            let environment = try await BenchEnvironment.start(target)
-            let server = environment.server, group = environment.group
-            let finished = group.next().makePromise(of: Void.self)
-            let sink = ForwardingObserver()
-            let receiverClients = try await Fleet.connect((0..<receivers).map { "fan-r\($0)" }, to: server, group: group, observer: sink)
-            let sender = try await Fleet.connect(["fan-sender"], to: server, group: group, observer: sink)[0]
-            var ids: [[UInt8]] = []
-            let frames = try SealedTraffic.frames(from: sender, to: receiverClients, kind: .broadcast, count: distinct, messageIDs: &ids)
-            let windowed = WindowedSender(client: sender, frames: frames, total: messages, window: window)
-            let counter = DeliveryCounter(expected: receivers * messages, finished: finished, plaintext: SealedTraffic.plaintext,
-                                          sampleEvery: max(1, receivers * messages / 200), senders: [windowed])
-            sink.target.withLockedValue { $0 = counter }
+            try await BenchEnvironment.run(target) { environment in
+                try environment.requireDescriptors(forConnections: receivers + 1)
+                let server = environment.server, group = environment.group
+                let finished = group.next().makePromise(of: Void.self)
+                let sink = ForwardingObserver()
+                let receiverClients = try await Fleet.connect((0..<receivers).map { "fan-r\($0)" }, to: server, group: group, observer: sink)
+                let sender = try await Fleet.connect(["fan-sender"], to: server, group: group, observer: sink)[0]
+                var ids: [[UInt8]] = []
+                let frames = try SealedTraffic.frames(from: sender, to: receiverClients, kind: .broadcast, count: distinct, messageIDs: &ids)
+                let windowed = WindowedSender(client: sender, frames: frames, total: messages, window: window)
+                let counter = DeliveryCounter(expected: receivers * messages, finished: finished, plaintext: SealedTraffic.plaintext,
+                                              sampleEvery: max(1, receivers * messages / 200), senders: [windowed])
+                sink.attach(counter)
 
-            let meter = CPUMeter(serverPID: server.pid)
-            let start = monotonicNanoseconds()
-            windowed.start()
-            try await finished.futureResult.get()
-            let elapsed = Double(monotonicNanoseconds() - start) / 1e9
+                let meter = CPUMeter(serverPID: server.pid)
+                let start = monotonicNanoseconds()
+                windowed.start()
+                try await environment.waitForDeliveries(counter)
+                let elapsed = Double(monotonicNanoseconds() - start) / 1e9
 
-            var report = Report("fanout")
-            report.add("receivers", receivers)
-            report.add("messages", messages)
-            report.addDeliveries(counter, elapsed: elapsed)
-            environment.addCPU(meter, to: &report, deliveries: counter.deliveries.load(ordering: .relaxed))
-            report.print(json: target.json)
-            try await environment.finish(closing: receiverClients + [sender])
-            if counter.openedBad.load(ordering: .relaxed) > 0 { throw ExitCode(1) }
+                var report = Report("fanout")
+                report.add("receivers", receivers)
+                report.add("messages", messages)
+                report.addDeliveries(counter, elapsed: elapsed)
+                environment.addCPU(meter, to: &report, deliveries: counter.deliveries.load(ordering: .relaxed))
+                report.print(json: target.json)
+                try await environment.finish(closing: receiverClients + [sender])
+                if counter.openedBad.load(ordering: .relaxed) > 0 { throw ExitCode(1) }
+            }
         }
     }
 }

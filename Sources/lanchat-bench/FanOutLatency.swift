@@ -27,33 +27,35 @@ extension LanChatBench {
         }
 
         func run() async throws {
-            let environment = try await BenchEnvironment.start(target)
-            let sink = ForwardingObserver()
-            let receiverClients = try await Fleet.connect((0..<receivers).map { "fan-r\($0)" }, to: environment.server, group: environment.group, observer: sink)
-            let sender = try await Fleet.connect(["fan-sender"], to: environment.server, group: environment.group, observer: sink)[0]
-            var ids: [[UInt8]] = []
-            let frames = try SealedTraffic.frames(from: sender, to: receiverClients, kind: .broadcast, count: messages, messageIDs: &ids)
-            let finished = environment.group.next().makePromise(of: Void.self)
-            let counter = DeliveryCounter(expected: receivers * messages, finished: finished, plaintext: SealedTraffic.plaintext,
-                                          sampleEvery: max(1, receivers * messages / 200), measuresLatency: true)
-            sink.target.withLockedValue { $0 = counter }
+            try await BenchEnvironment.run(target) { environment in
+                try environment.requireDescriptors(forConnections: receivers + 1)
+                let sink = ForwardingObserver()
+                let receiverClients = try await Fleet.connect((0..<receivers).map { "fan-r\($0)" }, to: environment.server, group: environment.group, observer: sink)
+                let sender = try await Fleet.connect(["fan-sender"], to: environment.server, group: environment.group, observer: sink)[0]
+                var ids: [[UInt8]] = []
+                let frames = try SealedTraffic.frames(from: sender, to: receiverClients, kind: .broadcast, count: messages, messageIDs: &ids)
+                let finished = environment.group.next().makePromise(of: Void.self)
+                let counter = DeliveryCounter(expected: receivers * messages, finished: finished, plaintext: SealedTraffic.plaintext,
+                                              sampleEvery: max(1, receivers * messages / 200), measuresLatency: true)
+                sink.attach(counter)
 
-            let meter = CPUMeter(serverPID: environment.server.pid)
-            let items = zip(frames, ids).map { PacedSender.Item(client: sender, frame: $0, messageID: $1) }
-            let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(rate)), loop: sender.channel.eventLoop)
-            paced.start()
-            try await finished.futureResult.get()
-            paced.stop()
+                let meter = CPUMeter(serverPID: environment.server.pid)
+                let items = zip(frames, ids).map { PacedSender.Item(client: sender, frame: $0, messageID: $1) }
+                let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(rate)), loop: sender.channel.eventLoop)
+                paced.start()
+                try await environment.waitForDeliveries(counter)
+                paced.stop()
 
-            var report = Report("fanout-latency")
-            report.add("receivers", receivers)
-            report.add("rate_per_s", rate)
-            report.add("messages", messages)
-            Latency.add(counter, to: &report)
-            report.addDeliveries(counter)
-            environment.addCPU(meter, to: &report)
-            report.print(json: target.json)
-            try await environment.finish(closing: receiverClients + [sender])
+                var report = Report("fanout-latency")
+                report.add("receivers", receivers)
+                report.add("rate_per_s", rate)
+                report.add("messages", messages)
+                Latency.add(counter, to: &report)
+                report.addDeliveries(counter)
+                environment.addCPU(meter, to: &report)
+                report.print(json: target.json)
+                try await environment.finish(closing: receiverClients + [sender])
+            }
         }
     }
 }

@@ -25,29 +25,34 @@ extension LanChatBench {
         }
 
         func run() async throws {
-            let environment = try await BenchEnvironment.start(target)
-            guard let pid = environment.server.pid else { throw BenchError.setup("idle needs the server's PID: start it here, or pass --server-pid") }
-            // Warm up: one connection, so first-use allocations are not charged to the idle connections.
-            let warm = try await Fleet.connect(["idle-warmup"], to: environment.server, group: environment.group, observer: nil)
-            try await Task.sleep(for: .milliseconds(500))
-            let before = ProcessSample.of(pid)
-            let start = monotonicNanoseconds()
-            let idle = try await Fleet.connect((0..<clients).map { "idle-\($0)" }, to: environment.server, group: environment.group, observer: nil, parallel: parallel)
-            let connectSeconds = Double(monotonicNanoseconds() - start) / 1e9
-            try await Task.sleep(for: .seconds(settleSeconds))
-            let after = ProcessSample.of(pid)
+            try await BenchEnvironment.run(target) { environment in
+                try environment.requireDescriptors(forConnections: clients + 1)
+                guard let pid = environment.server.pid else { throw BenchError.setup("idle needs the server's PID: start it here, or pass --server-pid") }
+                // Warm up: one connection, so first-use allocations are not charged to the idle connections.
+                let warm = try await Fleet.connect(["idle-warmup"], to: environment.server, group: environment.group, observer: nil)
+                try await Task.sleep(for: .milliseconds(500))
+                let before = ProcessSample.of(pid)
+                let start = monotonicNanoseconds()
+                let idle = try await Fleet.connect((0..<clients).map { "idle-\($0)" }, to: environment.server, group: environment.group, observer: nil, parallel: parallel)
+                let connectSeconds = Double(monotonicNanoseconds() - start) / 1e9
+                try await Task.sleep(for: .seconds(settleSeconds))
+                guard let before, let after = ProcessSample.of(pid) else {
+                    throw BenchError.connectionLost("the server (PID \(pid)) is gone: its memory could not be read from /proc")
+                }
+                if let lost = idle.first(where: { !$0.channel.isActive }) {
+                    throw BenchError.connectionLost("the server closed the connection of \(lost.name) while it was idle")
+                }
 
-            var report = Report("idle")
-            report.add("clients", idle.count)
-            report.add("connect_s", connectSeconds)
-            report.add("settle_s", settleSeconds)
-            if let before, let after {
+                var report = Report("idle")
+                report.add("clients", idle.count)
+                report.add("connect_s", connectSeconds)
+                report.add("settle_s", settleSeconds)
                 report.add("server_rss_before_mib", Double(before.residentBytes) / 1_048_576)
                 report.add("server_rss_after_mib", Double(after.residentBytes) / 1_048_576)
                 report.add("bytes_per_connection", (after.residentBytes - before.residentBytes) / max(1, idle.count))
+                report.print(json: target.json)
+                try await environment.finish(closing: idle + warm)
             }
-            report.print(json: target.json)
-            try await environment.finish(closing: idle + warm)
         }
     }
 }

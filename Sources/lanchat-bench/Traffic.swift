@@ -103,6 +103,17 @@ final class DeliveryCounter: BenchObserver {
         finished.fail(BenchError.refused(error.reason))
     }
 
+    /// A connection that closes before the run is over ends it: its deliveries would never arrive.
+    func disconnected(_ client: BenchClient) {
+        finished.fail(BenchError.connectionLost("the server closed the connection of \(client.name) during the run: \(progress)"))
+    }
+
+    /// How far the run got, for an error message.
+    var progress: String {
+        let arrived = deliveries.load(ordering: .relaxed), reported = missed.load(ordering: .relaxed)
+        return "\(arrived) of \(expected) deliveries had arrived and \(reported) were reported missed"
+    }
+
     private func completeIfDone(_ accounted: Int) {
         if accounted >= expected { finished.succeed() }
     }

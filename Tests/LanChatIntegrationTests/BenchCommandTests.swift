@@ -55,4 +55,85 @@ struct BenchCommandTests {
             #expect((line["seals_per_s"] as? Double ?? 0) > 0 && (line["opens_per_s"] as? Double ?? 0) > 0)
         }
     }
+
+    @Test(
+        "a bad argument is refused with the limit it broke, before any server is started or any traffic is sent",
+        arguments: [
+            (["direct-latency", "--pairs", "0"], "pairs 1-5000"),
+            (["direct-latency", "--messages", "0"], "messages 1-100000"),
+            (["client-crypto", "--recipients", "0"], "recipients 1-10000"),
+            (["client-crypto", "--seconds", "0"], "seconds: more than 0"),
+            (["fanout", "--server", "127.0.0.1:99999"], "PORT of 1-65535"),
+            (["fanout", "--server", "192.168.1.20:7000"], "must be 127.0.0.1 (or localhost)"),
+            (["direct", "--server", "127.0.0.1:7000", "--server-pid", "0"], "--server-pid takes a process id"),
+            (["fanout-latency", "--time-limit", "0"], "time-limit takes seconds"),
+        ]
+    )
+    func refusesBadArguments(arguments: [String], message: String) async throws {
+        let run = try await RunningProcess.run("lanchat-bench", arguments)
+        #expect(run.status == 64, "a usage error, not a crash or a run: \(run.status) \(run.stderr)")
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+        #expect(run.stdout.isEmpty)
+    }
+
+    @Test("a run that cannot finish in time stops at --time-limit, says how far it got, and stops the server it started")
+    func stopsAtTheTimeLimit() async throws {
+        // 100 broadcasts at 1 per second cannot finish in 2 s.
+        let bench = try RunningProcess("lanchat-bench", ["fanout-latency", "--receivers", "2", "--rate", "1", "--messages", "100", "--time-limit", "2"])
+        let status = try await bench.waitForExit(timeout: 30)
+        #expect(status == 1)
+        #expect(bench.errorOutput.contains("time limit of 2.0 s (--time-limit)"), "\(bench.errorOutput)")
+        #expect(bench.errorOutput.contains("of 200 deliveries had arrived"), "\(bench.errorOutput)")
+        #expect(bench.output.isEmpty, "no figures for a run that did not finish")
+        let dataFolder = FileManager.default.temporaryDirectory.appendingPathComponent("lanchat-bench-\(bench.pid)").path
+        #expect(!FileManager.default.fileExists(atPath: dataFolder), "the started server's data is removed")
+        #expect(processes(mentioning: dataFolder).isEmpty, "the started server is stopped")
+    }
+
+    @Test("a server that goes away during a run ends it at once with an error naming the lost connection")
+    func serverLostDuringTheRun() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(folder: folder)
+        let bench = try RunningProcess("lanchat-bench", ["fanout-latency", "--server", "127.0.0.1:\(server.port)", "--receivers", "3", "--rate", "5", "--messages", "300"])
+        try await server.process.waitForLine("the sender's registration") { $0.contains("user=fan-sender") && $0.hasSuffix("registered") }
+        try await Task.sleep(for: .milliseconds(500))
+        server.process.signal(SIGKILL)
+        let status = try await bench.waitForExit(timeout: 20)
+        #expect(status == 1)
+        #expect(bench.errorOutput.contains("the server closed the connection of"), "\(bench.errorOutput)")
+        #expect(bench.errorOutput.contains("during the run") && bench.errorOutput.contains("of 900 deliveries had arrived"), "\(bench.errorOutput)")
+    }
+
+    @Test("a run that needs more sockets than the process may open says so before connecting")
+    func refusesMoreClientsThanDescriptors() async throws {
+        let bench = try RunningProcess.productURL("lanchat-bench").path
+        // The shell lowers both the soft and the hard limit, so the tool cannot raise it again.
+        let run = try RunningProcess(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -n 128 && exec \"$0\" idle --clients 200", bench])
+        #expect(try await run.waitForExit() == 1)
+        #expect(run.errorOutput.contains("201 connections need about 265 open files, but this process may open only 128"), "\(run.errorOutput)")
+        #expect(run.output.isEmpty)
+    }
+
+    @Test("a server that goes away while the tool still seals its envelopes ends the run as soon as it would start")
+    func serverLostBeforeTheRun() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(folder: folder)
+        // 1,000 broadcasts to 100 receivers take the tool seconds to seal; the server is killed as sealing starts.
+        let bench = try RunningProcess("lanchat-bench", ["fanout-latency", "--server", "127.0.0.1:\(server.port)", "--receivers", "100", "--rate", "5", "--messages", "1000"])
+        try await server.process.waitForLine(timeout: 60, "the sender's registration") { $0.contains("user=fan-sender") && $0.hasSuffix("registered") }
+        server.process.signal(SIGKILL)
+        let status = try await bench.waitForExit(timeout: 60)
+        #expect(status == 1)
+        #expect(bench.errorOutput.contains("the server closed the connection of"), "\(bench.errorOutput)")
+        #expect(bench.errorOutput.contains("0 of 100000 deliveries had arrived"), "\(bench.errorOutput)")
+    }
+
+    /// PIDs of running processes whose command line contains `text`.
+    private func processes(mentioning text: String) -> [String] {
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return ids.filter { id in
+            guard id.allSatisfy(\.isNumber), let data = FileManager.default.contents(atPath: "/proc/\(id)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).contains(text)
+        }
+    }
 }

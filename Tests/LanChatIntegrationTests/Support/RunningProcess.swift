@@ -8,9 +8,14 @@ final class RunningProcess: Sendable {
     private let stderr = NIOLockedValueBox<String>("")
 
     /// Starts `command` (a product name such as `lanchat`) from the folder that holds the test binaries.
-    init(_ command: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    convenience init(_ command: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        try self.init(executable: try Self.productURL(command), arguments, environment: environment)
+    }
+
+    /// Starts the program at `executable`.
+    init(executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
         process = Process()
-        process.executableURL = try Self.productURL(command)
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
@@ -60,6 +65,8 @@ final class RunningProcess: Sendable {
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
+    var pid: Int32 { process.processIdentifier }
+
     var isRunning: Bool { process.isRunning }
 
     /// Runs a command to completion.
@@ -69,7 +76,8 @@ final class RunningProcess: Sendable {
         return (status, running.output, running.errorOutput)
     }
 
-    private static func productURL(_ command: String) throws -> URL {
+    /// A built product of this package, next to the test binaries.
+    static func productURL(_ command: String) throws -> URL {
         let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
         for folder in candidates {
             let url = folder.appendingPathComponent(command)
