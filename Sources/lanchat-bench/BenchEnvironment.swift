@@ -8,12 +8,12 @@ struct BenchEnvironment {
     let server: BenchTarget
     let group: MultiThreadedEventLoopGroup
     let options: TargetOptions
-    /// The open-file limit of this process, raised as far as it goes.
-    let openFileLimit: UInt64
 
-    /// Starts the server and the event loops, runs `workload` and, if it fails, stops them again, so that a server
-    /// this tool started does not outlive it. A workload that succeeds stops them itself (`finish(closing:)`).
-    static func run(_ options: TargetOptions, _ workload: (BenchEnvironment) async throws -> Void) async throws {
+    /// Starts the server and the event loops for a workload of `connections` clients, runs `workload` and, if it
+    /// fails, stops them again, so that a server this tool started does not outlive it. A workload that succeeds
+    /// stops them itself (`finish(closing:)`).
+    static func run(_ options: TargetOptions, connections: Int, _ workload: (BenchEnvironment) async throws -> Void) async throws {
+        try requireDescriptors(forConnections: connections, inProcess: options.inProcess)
         let environment = try await start(options)
         do {
             try await workload(environment)
@@ -25,20 +25,20 @@ struct BenchEnvironment {
     }
 
     private static func start(_ options: TargetOptions) async throws -> BenchEnvironment {
-        let openFileLimit = ProcessLimits.raiseOpenFileLimit()
         // The tool's clients, like the relay, allocate and free buffers per read batch: without this its heap was
         // trimmed and faulted back in all the time (about a tenth of its CPU time in `direct`).
         ProcessLimits.keepFreedMemoryForReuse()
         let server = try await BenchTarget.make(options)
-        return BenchEnvironment(server: server, group: MultiThreadedEventLoopGroup(numberOfThreads: options.threads), options: options, openFileLimit: openFileLimit)
+        return BenchEnvironment(server: server, group: MultiThreadedEventLoopGroup(numberOfThreads: options.threads), options: options)
     }
 
-    /// Fails before connecting when this process may not open a socket for each of `connections` (and, with the server
-    /// in this process, one more for each of their server ends).
-    func requireDescriptors(forConnections connections: Int) throws {
-        let needed = UInt64((options.inProcess ? 2 : 1) * connections + 64)
-        guard needed <= openFileLimit else {
-            throw BenchError.setup("\(connections) connections need about \(needed) open files, but this process may open only \(openFileLimit): raise the limit (ulimit -n) or use fewer clients")
+    /// Fails before anything starts when this process may not open a socket for each of `connections` (and, with
+    /// the server in this process, one more for each of their server ends), even with its limit raised.
+    private static func requireDescriptors(forConnections connections: Int, inProcess: Bool) throws {
+        let needed = UInt64((inProcess ? 2 : 1) * connections + 64)
+        let limit = ProcessLimits.raiseOpenFileLimit()
+        guard needed <= limit else {
+            throw BenchError.setup("\(connections) connections need about \(needed) open files, but this process may open only \(limit): raise the limit (ulimit -n) or use fewer clients")
         }
     }
 

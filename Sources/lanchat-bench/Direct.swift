@@ -50,8 +50,7 @@ extension LanChatBench {
         }
 
         func run() async throws {
-            try await BenchEnvironment.run(target) { environment in
-                try environment.requireDescriptors(forConnections: 2 * pairs)
+            try await BenchEnvironment.run(target, connections: 2 * pairs) { environment in
                 let sink = ForwardingObserver()
                 let pairClients = try await Pairs.connect(pairs, environment: environment, observer: sink)
                 var senders: [WindowedSender] = []
@@ -108,8 +107,7 @@ extension LanChatBench {
         }
 
         func run() async throws {
-            try await BenchEnvironment.run(target) { environment in
-                try environment.requireDescriptors(forConnections: 2 * pairs)
+            try await BenchEnvironment.run(target, connections: 2 * pairs) { environment in
                 let sink = ForwardingObserver()
                 let pairClients = try await Pairs.connect(pairs, environment: environment, observer: sink)
                 let partners = pairClients.partners
@@ -128,8 +126,8 @@ extension LanChatBench {
                 let meter = CPUMeter(serverPID: environment.server.pid)
                 let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(rate)), loop: environment.group.next())
                 paced.start()
+                defer { paced.stop() }
                 try await environment.waitForDeliveries(counter)
-                paced.stop()
 
                 var report = Report("direct-latency")
                 report.add("pairs", pairs)

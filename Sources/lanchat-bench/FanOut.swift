@@ -32,8 +32,7 @@ extension LanChatBench {
         }
 
         func run() async throws {
-            try await BenchEnvironment.run(target) { environment in
-                try environment.requireDescriptors(forConnections: receivers + 1)
+            try await BenchEnvironment.run(target, connections: receivers + 1) { environment in
                 let server = environment.server, group = environment.group
                 let finished = group.next().makePromise(of: Void.self)
                 let sink = ForwardingObserver()

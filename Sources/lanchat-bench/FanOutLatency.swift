@@ -27,8 +27,7 @@ extension LanChatBench {
         }
 
         func run() async throws {
-            try await BenchEnvironment.run(target) { environment in
-                try environment.requireDescriptors(forConnections: receivers + 1)
+            try await BenchEnvironment.run(target, connections: receivers + 1) { environment in
                 let sink = ForwardingObserver()
                 let receiverClients = try await Fleet.connect((0..<receivers).map { "fan-r\($0)" }, to: environment.server, group: environment.group, observer: sink)
                 let sender = try await Fleet.connect(["fan-sender"], to: environment.server, group: environment.group, observer: sink)[0]
@@ -43,8 +42,8 @@ extension LanChatBench {
                 let items = zip(frames, ids).map { PacedSender.Item(client: sender, frame: $0, messageID: $1) }
                 let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(rate)), loop: sender.channel.eventLoop)
                 paced.start()
+                defer { paced.stop() }
                 try await environment.waitForDeliveries(counter)
-                paced.stop()
 
                 var report = Report("fanout-latency")
                 report.add("receivers", receivers)

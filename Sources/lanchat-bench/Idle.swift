@@ -25,8 +25,7 @@ extension LanChatBench {
         }
 
         func run() async throws {
-            try await BenchEnvironment.run(target) { environment in
-                try environment.requireDescriptors(forConnections: clients + 1)
+            try await BenchEnvironment.run(target, connections: clients + 1) { environment in
                 guard let pid = environment.server.pid else { throw BenchError.setup("idle needs the server's PID: start it here, or pass --server-pid") }
                 // Warm up: one connection, so first-use allocations are not charged to the idle connections.
                 let warm = try await Fleet.connect(["idle-warmup"], to: environment.server, group: environment.group, observer: nil)
