@@ -90,7 +90,7 @@ public final class ChatServer: Sendable {
             return ChatServer(publicKey: key.publicKey, group: group, listener: listener, services: services)
         } catch {
             try? await group.shutdownGracefully()
-            throw error
+            throw ServerStartError.listening(on: configuration.host, port: configuration.port, failedWith: error)
         }
     }
 

@@ -65,7 +65,7 @@ struct RunServer: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
         guard maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
         for (name, value) in [("--max-queued", maxQueued), ("--max-queued-hours", maxQueuedHours), ("--slow-reader-seconds", slowReaderSeconds),
                               ("--max-messages-per-second", maxMessagesPerSecond), ("--ping-seconds", pingSeconds), ("--outbound-buffer-bytes", outboundBufferBytes)] where value < 1 {

@@ -54,6 +54,49 @@ struct CommandLineTests {
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("cannot connect to 127.0.0.1:1"))
     }
+
+    @Test("a server that cannot start says why and what to change, and leaves the data it was given alone")
+    func serverStartFailures() async throws {
+        let folder = try TemporaryFolder()
+        func start(_ arguments: [String]) async throws -> (status: Int32, stderr: String) {
+            let run = try await RunningProcess.run("lanchat", ["server", "--host", "127.0.0.1", "--port", "0", "--threads", "1"] + arguments)
+            return (run.status, run.stderr)
+        }
+        let file = folder.path + "/not-a-folder"
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: file))
+        let onFile = try await start(["--data", file])
+        #expect(onFile.status == 1)
+        #expect(onFile.stderr.contains("cannot use \(file) as the server's data folder: a file of that name is in the way"), "\(onFile.stderr)")
+        #expect(FileManager.default.contents(atPath: file) == Data("keep me".utf8))
+
+        let underFile = try await start(["--data", file + "/server"])
+        #expect(underFile.status == 1)
+        #expect(underFile.stderr.contains("it cannot be created (not a directory)"), "\(underFile.stderr)")
+
+        let corrupt = folder.path + "/corrupt"
+        try FileManager.default.createDirectory(atPath: corrupt, withIntermediateDirectories: true)
+        let garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try garbage.write(to: URL(fileURLWithPath: corrupt + "/server.sqlite"))
+        let onCorrupt = try await start(["--data", corrupt])
+        #expect(onCorrupt.status == 1)
+        #expect(onCorrupt.stderr.contains("cannot open the server database \(corrupt)/server.sqlite: file is not a database"), "\(onCorrupt.stderr)")
+        #expect(FileManager.default.contents(atPath: corrupt + "/server.sqlite") == garbage, "the file is not overwritten")
+
+        let running = try await ServerProcess(folder: folder)
+        let onBusyPort = try await RunningProcess.run("lanchat", ["server", "--host", "127.0.0.1", "--port", "\(running.port)", "--data", folder.path + "/second"])
+        #expect(onBusyPort.status == 1)
+        #expect(onBusyPort.stderr.contains("cannot listen on 127.0.0.1 port \(running.port): another program (perhaps another LanChat server) already uses that port"), "\(onBusyPort.stderr)")
+        #expect(running.process.isRunning, "the first server keeps serving")
+        try await running.stop()
+
+        let unknownHost = try await RunningProcess.run("lanchat", ["server", "--host", "no-such-host.invalid", "--port", "0", "--data", folder.path + "/third"])
+        #expect(unknownHost.status == 1)
+        #expect(unknownHost.stderr.contains("cannot listen on no-such-host.invalid port 0: not an address of this machine"), "\(unknownHost.stderr)")
+
+        let tooManyThreads = try await start(["--data", folder.path + "/fourth", "--threads", "100000"])
+        #expect(tooManyThreads.status == 64)
+        #expect(tooManyThreads.stderr.contains("--threads must be between 1 and 256"))
+    }
 }
 
 private func jsonObject(_ line: String) throws -> [String: Any] {

@@ -20,14 +20,19 @@ public final class ServerDatabase: Sendable {
 
     /// Opens (creating if needed) the database in `dataDirectory`.
     public init(dataDirectory: String) throws {
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try ServerStartError.prepareDataFolder(dataDirectory)
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         configuration.busyMode = .timeout(10)
-        pool = try DatabasePool(path: Self.path(in: dataDirectory), configuration: configuration)
-        try Self.migrator.migrate(pool)
+        let path = Self.path(in: dataDirectory)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw ServerStartError.database(path: path, reason: error.message ?? "\(error.resultCode)")
+        }
     }
 
     public static func path(in dataDirectory: String) -> String { dataDirectory + "/server.sqlite" }

@@ -1,0 +1,65 @@
+import Foundation
+import NIOCore
+
+/// Why the server could not start, in words an operator can act on.
+public enum ServerStartError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The data folder cannot be created or used.
+    case dataFolder(path: String, reason: String)
+    /// The database in the data folder cannot be opened.
+    case database(path: String, reason: String)
+    /// The listening address cannot be bound.
+    case cannotListen(host: String, port: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .dataFolder(path, reason): "cannot use \(path) as the server's data folder: \(reason). Choose another with --data."
+        case let .database(path, reason): "cannot open the server database \(path): \(reason)"
+        case let .cannotListen(host, port, reason): "cannot listen on \(host) port \(port): \(reason)"
+        }
+    }
+
+    /// The folder at `path`, created (mode 0700) if missing; throws when it cannot be, or is not a folder this user
+    /// may read and write.
+    static func prepareDataFolder(_ path: String) throws(ServerStartError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw .dataFolder(path: path, reason: "a file of that name is in the way") }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw .dataFolder(path: path, reason: "it cannot be created (\(systemReason(error)))")
+            }
+        }
+        guard access(path, R_OK | W_OK | X_OK) == 0 else { throw .dataFolder(path: path, reason: "this user may not read and write it") }
+    }
+
+    /// What stopped the listener from binding `host`:`port`.
+    static func listening(on host: String, port: Int, failedWith error: any Error) -> ServerStartError {
+        let reason: String
+        switch error {
+        case let error as IOError where error.errnoCode == EADDRINUSE:
+            reason = "another program (perhaps another LanChat server) already uses that port; stop it or pick another with --port"
+        case let error as IOError where error.errnoCode == EACCES:
+            reason = "permission denied (ports below 1024 need privileges); pick another with --port"
+        case let error as IOError where error.errnoCode == EADDRNOTAVAIL:
+            reason = "that address belongs to no network interface of this machine; use one that does, or 0.0.0.0 for all"
+        case let error as IOError:
+            reason = String(cString: strerror(error.errnoCode))
+        case is SocketAddressError, is SocketAddressError.UnknownHost:
+            reason = "not an address of this machine or a known host name; use one of its addresses, or 0.0.0.0 for all"
+        default:
+            reason = "\(error)"
+        }
+        return .cannotListen(host: host, port: port, reason: reason)
+    }
+
+    /// The operating system's words for a Foundation file error, where it carries them.
+    private static func systemReason(_ error: any Error) -> String {
+        if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error,
+           case let posix = underlying as NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code))).lowercased()
+        }
+        return error.localizedDescription
+    }
+}
