@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "lanchat",
             dependencies: [
-                "LanChatServer", "LanChatClient", "LanChatCrypto",
+                "LanChatServer", "LanChatClient", "LanChatProtocol", "LanChatCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LanChatProtocol
 import LanChatServer
 import Logging
 import NIOCore
@@ -66,7 +67,9 @@ struct RunServer: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
-        guard maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
+        guard (1024...ProtocolLimits.maxServerFrameLength).contains(maxFrameBytes) else {
+            throw ValidationError("--max-frame-bytes must be between 1024 and \(ProtocolLimits.maxServerFrameLength) (clients accept deliveries of at most 16 MiB)")
+        }
         for (name, value) in [("--max-queued", maxQueued), ("--max-queued-hours", maxQueuedHours), ("--slow-reader-seconds", slowReaderSeconds),
                               ("--max-messages-per-second", maxMessagesPerSecond), ("--ping-seconds", pingSeconds), ("--outbound-buffer-bytes", outboundBufferBytes)] where value < 1 {
             throw ValidationError("\(name) must be at least 1")

@@ -96,6 +96,10 @@ struct CommandLineTests {
         let tooManyThreads = try await start(["--data", folder.path + "/fourth", "--threads", "100000"])
         #expect(tooManyThreads.status == 64)
         #expect(tooManyThreads.stderr.contains("--threads must be between 1 and 256"))
+
+        let hugeFrames = try await start(["--data", folder.path + "/fifth", "--max-frame-bytes", "99999999999"])
+        #expect(hugeFrames.status == 64)
+        #expect(hugeFrames.stderr.contains("--max-frame-bytes must be between 1024 and 16777216"))
     }
 }
 
