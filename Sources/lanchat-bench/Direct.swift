@@ -126,8 +126,13 @@ extension LanChatBench {
                 let meter = CPUMeter(serverPID: environment.server.pid)
                 let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(rate)), loop: environment.group.next())
                 paced.start()
-                defer { paced.stop() }
-                try await environment.waitForDeliveries(counter)
+                do {
+                    try await environment.waitForDeliveries(counter)
+                } catch {
+                    paced.stop()
+                    throw error
+                }
+                paced.stop()
 
                 var report = Report("direct-latency")
                 report.add("pairs", pairs)

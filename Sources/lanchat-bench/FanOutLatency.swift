@@ -42,8 +42,13 @@ extension LanChatBench {
                 let items = zip(frames, ids).map { PacedSender.Item(client: sender, frame: $0, messageID: $1) }
                 let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(rate)), loop: sender.channel.eventLoop)
                 paced.start()
-                defer { paced.stop() }
-                try await environment.waitForDeliveries(counter)
+                do {
+                    try await environment.waitForDeliveries(counter)
+                } catch {
+                    paced.stop()
+                    throw error
+                }
+                paced.stop()
 
                 var report = Report("fanout-latency")
                 report.add("receivers", receivers)

@@ -7,6 +7,7 @@ struct BenchCommandTests {
     private func bench(_ arguments: [String]) async throws -> [[String: Any]] {
         let run = try await RunningProcess.run("lanchat-bench", arguments + ["--json"])
         #expect(run.status == 0, "lanchat-bench \(arguments.joined(separator: " ")): \(run.stderr)")
+        #expect(run.stderr.isEmpty, "a run that succeeds reports nothing on stderr (SwiftNIO's misuse warnings go there): \(run.stderr)")
         return try run.stdout.split(separator: "\n").map { line in
             try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
         }
