@@ -53,8 +53,9 @@ final class BenchClient: Sendable {
                         return (channel, NIOLoopBound<any OutboundQueue>(noise, eventLoop: channel.eventLoop))
                     }
                 }
-        } catch let error as IOError {
+        } catch {
             welcome.fail(error)
+            guard let error = error as? IOError else { throw error }
             throw BenchError.setup("cannot connect to the server at \(address): \(String(cString: strerror(error.errnoCode)))")
         }
         let client = BenchClient(name: name, key: key, channel: channel, outbound: outbound)

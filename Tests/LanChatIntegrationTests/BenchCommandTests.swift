@@ -35,7 +35,8 @@ struct BenchCommandTests {
             #expect(report["samples"] as? Int == deliveries)
         } else {
             #expect((report["deliveries_per_s"] as? Double ?? 0) > 0)
-            #expect((report["server_us_per_delivery"] as? Double ?? 0) > 0)
+            // Read from /proc in clock ticks of 10 ms: a run this short can see none of the server's.
+            #expect((report["server_us_per_delivery"] as? Double ?? -1) >= 0)
         }
     }
 
