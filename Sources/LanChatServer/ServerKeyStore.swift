@@ -5,7 +5,7 @@ import LanChatCrypto
 public enum ServerKeyStore {
     /// Loads the key from `dataDirectory`, creating the folder and the key if missing.
     public static func loadOrCreate(in dataDirectory: String) throws -> PrivateKey {
-        try ServerStartError.prepareDataFolder(dataDirectory)
+        try ServerDataFolder.prepare(dataDirectory)
         let path = keyPath(in: dataDirectory)
         if FileManager.default.fileExists(atPath: path) {
             return try KeyFile.readPrivateKey(at: path)

@@ -18,8 +18,7 @@ struct BenchEnvironment {
         do {
             try await workload(environment)
         } catch {
-            try? await environment.group.shutdownGracefully()
-            await environment.server.stop()
+            await environment.stop()
             throw error
         }
     }
@@ -80,9 +79,14 @@ struct BenchEnvironment {
         try await counter.finished.futureResult.get()
     }
 
-    func finish(closing clients: [BenchClient]) async throws {
+    func finish(closing clients: [BenchClient]) async {
         for client in clients { await client.close() }
-        try await group.shutdownGracefully()
+        await stop()
+    }
+
+    /// Shuts the event loops down (closing what is still open) and stops a server this tool started.
+    private func stop() async {
+        try? await group.shutdownGracefully()
         await server.stop()
     }
 }

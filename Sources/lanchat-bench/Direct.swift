@@ -77,7 +77,7 @@ extension LanChatBench {
                 report.addDeliveries(counter, elapsed: elapsed)
                 environment.addCPU(meter, to: &report, deliveries: counter.deliveries.load(ordering: .relaxed))
                 report.print(json: target.json)
-                try await environment.finish(closing: pairClients.clients)
+                await environment.finish(closing: pairClients.clients)
                 if counter.openedBad.load(ordering: .relaxed) > 0 { throw ExitCode(1) }
             }
         }
@@ -126,13 +126,7 @@ extension LanChatBench {
                 let meter = CPUMeter(serverPID: environment.server.pid)
                 let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(rate)), loop: environment.group.next())
                 paced.start()
-                do {
-                    try await environment.waitForDeliveries(counter)
-                } catch {
-                    paced.stop()
-                    throw error
-                }
-                paced.stop()
+                try await environment.waitForDeliveries(counter)
 
                 var report = Report("direct-latency")
                 report.add("pairs", pairs)
@@ -142,7 +136,7 @@ extension LanChatBench {
                 report.addDeliveries(counter)
                 environment.addCPU(meter, to: &report)
                 report.print(json: target.json)
-                try await environment.finish(closing: pairClients.clients)
+                await environment.finish(closing: pairClients.clients)
             }
         }
     }

@@ -57,7 +57,7 @@ extension LanChatBench {
                 report.addDeliveries(counter, elapsed: elapsed)
                 environment.addCPU(meter, to: &report, deliveries: counter.deliveries.load(ordering: .relaxed))
                 report.print(json: target.json)
-                try await environment.finish(closing: receiverClients + [sender])
+                await environment.finish(closing: receiverClients + [sender])
                 if counter.openedBad.load(ordering: .relaxed) > 0 { throw ExitCode(1) }
             }
         }

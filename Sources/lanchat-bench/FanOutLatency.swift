@@ -42,13 +42,7 @@ extension LanChatBench {
                 let items = zip(frames, ids).map { PacedSender.Item(client: sender, frame: $0, messageID: $1) }
                 let paced = PacedSender(items: items, counter: counter, interval: .nanoseconds(1_000_000_000 / Int64(rate)), loop: sender.channel.eventLoop)
                 paced.start()
-                do {
-                    try await environment.waitForDeliveries(counter)
-                } catch {
-                    paced.stop()
-                    throw error
-                }
-                paced.stop()
+                try await environment.waitForDeliveries(counter)
 
                 var report = Report("fanout-latency")
                 report.add("receivers", receivers)
@@ -58,7 +52,7 @@ extension LanChatBench {
                 report.addDeliveries(counter)
                 environment.addCPU(meter, to: &report)
                 report.print(json: target.json)
-                try await environment.finish(closing: receiverClients + [sender])
+                await environment.finish(closing: receiverClients + [sender])
             }
         }
     }
@@ -76,7 +70,7 @@ enum Latency {
     }
 }
 
-/// Sends one pre-encoded frame per interval (each from its own client), noting each send time.
+/// Sends one pre-encoded frame per interval (each from its own client), noting each send time, until the run ends.
 final class PacedSender: Sendable {
     struct Item: Sendable {
         let client: BenchClient
@@ -109,9 +103,8 @@ final class PacedSender: Sendable {
             counter.willSend(messageID: items[index].messageID)
             items[index].client.channel.writeAndFlush(items[index].frame, promise: nil)
         })
-    }
-
-    func stop() {
-        task.value?.cancel()
+        // The run's end (every delivery in, its time limit, a lost connection) stops the sending, before the
+        // workload shuts its event loops down.
+        counter.finished.futureResult.whenComplete { [self] _ in task.value?.cancel() }
     }
 }

@@ -50,7 +50,7 @@ extension LanChatBench {
                 report.add("server_rss_after_mib", Double(after.residentBytes) / 1_048_576)
                 report.add("bytes_per_connection", (after.residentBytes - before.residentBytes) / max(1, idle.count))
                 report.print(json: target.json)
-                try await environment.finish(closing: idle + warm)
+                await environment.finish(closing: idle + warm)
             }
         }
     }

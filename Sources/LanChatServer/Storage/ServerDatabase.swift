@@ -20,7 +20,7 @@ public final class ServerDatabase: Sendable {
 
     /// Opens (creating if needed) the database in `dataDirectory`.
     public init(dataDirectory: String) throws {
-        try ServerStartError.prepareDataFolder(dataDirectory)
+        try ServerDataFolder.prepare(dataDirectory)
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
