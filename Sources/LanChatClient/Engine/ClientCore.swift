@@ -106,18 +106,19 @@ final class ClientCore: Sendable {
         switch frame {
         case let .welcome(welcome):
             let entries = welcome.online.compactMap { entry in (try? PublicKey(rawRepresentation: entry.key)).map { (entry.name, $0) } }
+            // Keys are pinned before the users are listed online: whoever sees a peer in `peers` finds its contact.
+            for (name, key) in entries { observeDirectoryKey(key, of: name) }
             state.withLockedValue { state in
                 for (name, key) in entries { state.directory[name] = key }
             }
-            for (name, key) in entries { observeDirectoryKey(key, of: name) }
             self.welcome.succeed(welcome)
         case let .presence(presence):
             guard let key = try? PublicKey(rawRepresentation: presence.user.key) else { return }
             let peer = Peer(name: presence.user.name, key: key)
             switch presence.event {
             case .joined:
-                state.withLockedValue { $0.directory[peer.name] = key }
                 observeDirectoryKey(key, of: peer.name)
+                state.withLockedValue { $0.directory[peer.name] = key }
                 eventSink.yield(.joined(Peer(name: peer.name, key: key, state: (try? store.contact(named: peer.name))?.state)))
             case .left:
                 state.withLockedValue { $0.directory[peer.name] = nil }
