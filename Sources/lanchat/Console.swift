@@ -1,5 +1,6 @@
 import Foundation
 import LanChatClient
+import LanChatProtocol
 
 /// Line output that reaches pipes at once (scripts and tests read it line by line).
 enum Console {
@@ -40,5 +41,17 @@ enum StandardInput {
             thread.name = "lanchat-stdin"
             thread.start()
         }
+    }
+}
+
+/// A message's text as the terminal shows it: `PrintableText` line by line, tabs as four spaces, and every
+/// line after the first indented, so no line of a message can pass for another message or notice.
+enum MessageText {
+    private static let continuation = "\n    "
+
+    static func shown(_ text: String) -> String {
+        text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            .map { PrintableText.line($0.replacing("\t", with: "    ")) }
+            .joined(separator: continuation)
     }
 }

@@ -99,9 +99,9 @@ enum HistoryText {
         let mark = entry.verified ? " ✓" : ""
         switch entry.direction {
         case .incoming:
-            return "[\(stamp)] \(entry.sender)\(mark)\(entry.isPrivate ? " (private)" : ""): \(entry.text)"
+            return "[\(stamp)] \(entry.sender)\(mark)\(entry.isPrivate ? " (private)" : ""): \(MessageText.shown(entry.text))"
         case .outgoing:
-            return "[\(stamp)] me → \(entry.isPrivate ? entry.peer + mark : "everyone"): \(entry.text)"
+            return "[\(stamp)] me → \(entry.isPrivate ? entry.peer + mark : "everyone"): \(MessageText.shown(entry.text))"
         }
     }
 

@@ -50,7 +50,7 @@ enum EventText {
     static func line(for event: ChatEvent) -> String {
         switch event {
         case let .message(message):
-            "[\(Console.time(message.sentAt))] \(message.sender.name)\(message.sender.isVerified ? " ✓" : "")\(message.isPrivate ? " (private)" : ""): \(message.text)"
+            "[\(Console.time(message.sentAt))] \(message.sender.name)\(message.sender.isVerified ? " ✓" : "")\(message.isPrivate ? " (private)" : ""): \(MessageText.shown(message.text))"
         case let .joined(peer): "* \(peer.name) joined"
         case let .left(peer): "* \(peer.name) left"
         case let .rejected(reason): "! \(reason)"

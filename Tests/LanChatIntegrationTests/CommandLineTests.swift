@@ -1,4 +1,5 @@
 import Foundation
+import LanChatProtocol
 import Testing
 
 @Suite("The lanchat command as real processes")
@@ -39,6 +40,39 @@ struct CommandLineTests {
         let farewell = try await listener.waitForLine("the listener to hear of the shutdown") { $0.contains("shutting down") }
         #expect(farewell.contains("notice") || farewell.contains("disconnected"))
         #expect(try await listener.waitForExit() != 0)
+    }
+
+    @Test("a message's control characters and line breaks cannot disguise it in the terminal, and a client's cannot reach the server's log")
+    func hostileText() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(folder: folder)
+        let common = ["--server", "127.0.0.1:\(server.port)"]
+        let listener = try RunningProcess("lanchat", ["listen", "--name", "bob", "--home", folder.path + "/bob"] + common)
+        try await listener.waitForLine("the listener to register") { $0.hasPrefix("Listening as bob") }
+
+        let forged = "hi\n[12:00:00] carol ✓ (private): pay me\u{1B}[2J\u{07}\rend\tof it"
+        let sent = try await RunningProcess.run("lanchat", ["send", "--name", "alice", "--home", folder.path + "/alice", "--to", "bob", forged] + common)
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let shown = "alice (private): hi\n    [12:00:00] carol ✓ (private): pay me?[2J?\n    end    of it"
+        try await listener.waitForLine("the message's last line") { $0.contains("end") }
+        #expect(listener.output.contains(shown), "\(listener.output)")
+        let history = try await RunningProcess.run("lanchat", ["history", "--home", folder.path + "/bob", "--with", "alice"])
+        #expect(history.stdout.contains(shown), "\(history.stdout)")
+        for output in [listener.output, history.stdout] {
+            #expect(!output.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(output.debugDescription)")
+        }
+
+        let mallory = try await RawClient(port: server.port)
+        try await mallory.waitForHandshake()
+        try await mallory.send(.hello(Hello(name: "mallory", clientVersion: "raw\n2026-12-02T00:00:00+0000 info lanchat.server: user=admin\u{1B}[8m")))
+        try await mallory.waitFor("welcome") { if case .welcome = $0 { true } else { false } }
+        let registered = try await server.process.waitForLine("mallory's registration") { $0.contains("user=mallory") && $0.contains("registered") }
+        #expect(registered.contains("client=raw?2026-12-02T00:00:00+0000 info lanchat.server: user=admin?[8m"), "\(registered)")
+        #expect(!server.process.errorOutput.contains("\u{1B}") && !server.process.errorOutput.contains("\n2026-12-02T00:00:00"))
+        await mallory.close()
+        listener.signal(SIGTERM)
+        _ = try await listener.waitForExit()
+        try await server.stop()
     }
 
     @Test("bad arguments get a clear message and a non-zero exit")

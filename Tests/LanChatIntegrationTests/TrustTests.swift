@@ -199,6 +199,41 @@ struct TrustTests {
         await dave.close()
         await server.stop()
     }
+
+    @Test("a hostile server cannot reach the user's terminal: names no client could register are ignored, and its texts arrive printable")
+    func hostileServerText() async throws {
+        let alice = try makeIdentity("alice")
+        let carol = try PrivateKey(), mallory = try PrivateKey()
+        let toAlice = [EnvelopeRecipient(name: "alice", publicKey: alice.publicKey)]
+        func deliver(_ text: String, from name: String, key: PrivateKey) throws -> Frame {
+            let envelope = try EnvelopeSealer(senderName: name, identity: key).seal(MessageBytes.text(text), kind: .direct(recipient: "alice"), to: toAlice)
+            return .deliver(Deliver(header: ByteBuffer(bytes: envelope.header), body: ByteBuffer(bytes: envelope.body), wrap: ByteBuffer(bytes: envelope.wraps[0].wrap)))
+        }
+        let server = try await ScriptedServer(answeringHelloWith: [
+            .welcome(Welcome(serverName: "relay\u{1B}]0;pwned\u{07}", serverVersion: "1\n2", online: [
+                DirectoryEntry(name: "eve\u{1B}[2J", key: Array(mallory.publicKey.rawRepresentation)),
+                DirectoryEntry(name: "carol", key: Array(carol.publicKey.rawRepresentation)),
+            ])),
+            .presence(Presence(event: .joined, user: DirectoryEntry(name: "bob\rcarol", key: Array(mallory.publicKey.rawRepresentation)))),
+            try deliver("from a name nobody can register", from: "carol\u{1B}[1A", key: mallory),
+            try deliver("real text", from: "carol", key: carol),
+            .error(ErrorFrame(code: .unknown, reason: "look\u{1B}[2J\nhere")),
+        ])
+        let client = try await ChatClient.connect(to: server.address, as: alice, store: ClientStore.inMemory())
+        let log = EventLog(client)
+        try await log.wait(for: "the server's notice") { events in
+            events.first { if case .notice = $0 { true } else { false } }
+        }
+        #expect(client.serverName == "relay?]0;pwned? (1?2)")
+        #expect(client.peers.map(\.name) == ["carol"])
+        #expect(try client.store.contacts().map(\.name) == ["carol"])
+        #expect(log.messages.map(\.text) == ["real text"])
+        #expect(log.rejections == ["dropped a message whose sender, 'carol?[1A', is not a LanChat user name"])
+        #expect(log.all.contains { if case .notice("look?[2J?here") = $0 { true } else { false } }, "\(log.all)")
+        #expect(!log.all.contains { if case .joined = $0 { true } else { false } })
+        await client.close()
+        await server.stop()
+    }
 }
 
 /// Plaintexts in the client's content format.

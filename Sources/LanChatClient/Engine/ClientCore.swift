@@ -105,7 +105,7 @@ final class ClientCore: Sendable {
     func received(_ frame: Frame, channel: any Channel) {
         switch frame {
         case let .welcome(welcome):
-            let entries = welcome.online.compactMap { entry in (try? PublicKey(rawRepresentation: entry.key)).map { (entry.name, $0) } }
+            let entries = welcome.online.compactMap { entry in Self.peerKey(entry).map { (entry.name, $0) } }
             // Keys are pinned before the users are listed online: whoever sees a peer in `peers` finds its contact.
             for (name, key) in entries { observeDirectoryKey(key, of: name) }
             state.withLockedValue { state in
@@ -113,7 +113,7 @@ final class ClientCore: Sendable {
             }
             self.welcome.succeed(welcome)
         case let .presence(presence):
-            guard let key = try? PublicKey(rawRepresentation: presence.user.key) else { return }
+            guard let key = Self.peerKey(presence.user) else { return }
             let peer = Peer(name: presence.user.name, key: key)
             switch presence.event {
             case .joined:
@@ -217,6 +217,13 @@ final class ClientCore: Sendable {
         }
     }
 
+    /// The key of a directory entry from the server, or nil for an entry no honest server sends: a key that is
+    /// not one, or a name no client could register (one that could disturb a terminal, say).
+    private static func peerKey(_ entry: DirectoryEntry) -> PublicKey? {
+        guard (try? UserName(entry.name)) != nil else { return nil }
+        return try? PublicKey(rawRepresentation: entry.key)
+    }
+
     private func open(_ deliver: Deliver) -> Arrival {
         let opened: OpenedEnvelope
         do {
@@ -229,6 +236,9 @@ final class ClientCore: Sendable {
             return .rejectedForGood("dropped an incoming message that failed verification: \(error)")
         }
         let header = opened.header
+        guard (try? UserName(header.senderName)) != nil else {
+            return .rejectedForGood("dropped a message whose sender, '\(PrintableText.line(header.senderName))', is not a LanChat user name")
+        }
         guard MessageWindow.accepts(header.timestamp) else {
             return .rejectedForGood("dropped a message from \(header.senderName) whose timestamp lies outside the accepted window (clock skew or a replay)")
         }

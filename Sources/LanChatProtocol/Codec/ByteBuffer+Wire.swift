@@ -75,13 +75,15 @@ extension ByteBuffer {
         return slice
     }
 
-    /// Reads `count` bytes of UTF-8 straight from the buffer's storage (no intermediate array: this runs for
-    /// every recipient name of every envelope the relay forwards).
+    /// Reads `count` bytes of UTF-8 straight from the buffer's storage (no intermediate array) as printable
+    /// text: every string field is text a person may see or a log may record, so its control and bidirectional
+    /// formatting characters become `?` (`PrintableText`). Printable ASCII is taken as it is, unscanned.
     private mutating func readUTF8(_ field: String, count: Int) throws(ProtocolError) -> String {
         guard readableBytes >= count else { throw ProtocolError.malformedFrame("truncated \(field)") }
         let string = withUnsafeReadableBytes { bytes -> String? in
             let utf8 = UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[..<count])
-            return isValidUTF8(utf8) ? String(decoding: utf8, as: UTF8.self) : nil
+            if utf8.allSatisfy({ (0x20..<0x7F).contains($0) }) { return String(decoding: utf8, as: UTF8.self) }
+            return String(validating: utf8, as: UTF8.self).map(PrintableText.line)
         }
         guard let string else { throw ProtocolError.malformedFrame("\(field) is not valid UTF-8") }
         moveReaderIndex(forwardBy: count)

@@ -54,7 +54,7 @@ public struct SendView: Sendable {
     /// The envelope body (a slice of the frame).
     public var bodyBuffer: ByteBuffer { slice(body) }
 
-    /// The name of the recipient at `index` (checked to be UTF-8 when the frame was read).
+    /// The name of the recipient at `index` (checked to be UTF-8 when the frame was read), as `PrintableText`.
     public func recipientName(at index: Int) -> String {
         withUnsafeBytes { Self.name(recipients[index], in: $0) }
     }
@@ -65,7 +65,7 @@ public struct SendView: Sendable {
     }
 
     private static func name(_ recipient: Recipient, in frame: UnsafeRawBufferPointer) -> String {
-        String(decoding: UnsafeRawBufferPointer(rebasing: frame[recipient.name]), as: UTF8.self)
+        PrintableText.line(String(decoding: UnsafeRawBufferPointer(rebasing: frame[recipient.name]), as: UTF8.self))
     }
 
     /// The recipient at `index` and their wrap (a slice of the frame).

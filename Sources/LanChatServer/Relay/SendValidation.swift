@@ -32,13 +32,13 @@ enum SendValidation {
                 return .failure(Refusal(code: .badEnvelope, reason: "the envelope header does not parse: \(error)"))
             }
             guard sameBytes(header[fields.senderName], sender.name), sameBytes(header[fields.senderKey], sender.key) else {
-                let claimed = String(decoding: header[fields.senderName], as: UTF8.self)
+                let claimed = PrintableText.line(String(decoding: header[fields.senderName], as: UTF8.self))
                 return .failure(Refusal(code: .senderMismatch, reason: "the envelope's sender (\(claimed)) is not this connection's user (\(sender.name)) and key"))
             }
             if let recipient = fields.recipientName {
                 guard send.recipients.count == 1,
                       LanChatServer.sameBytes(UnsafeRawBufferPointer(rebasing: header[recipient]), UnsafeRawBufferPointer(rebasing: frame[send.recipients[0].name])) else {
-                    let name = String(decoding: header[recipient], as: UTF8.self)
+                    let name = PrintableText.line(String(decoding: header[recipient], as: UTF8.self))
                     return .failure(Refusal(code: .badEnvelope, reason: "a direct message to \(name) must carry exactly one wrap, for \(name)"))
                 }
             }
