@@ -69,6 +69,11 @@ public final class ChatServer: Sendable {
             let listener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(AcceptFailureHandler(logger: logger))
+                    }
+                }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.recvAllocator, value: CompactRecvAllocator(minimum: 64, initial: 128, maximum: 1024 * 1024))
                 // Up to 8 MiB from one busy sender per tick: each recipient's flush (one Noise pass and one write,

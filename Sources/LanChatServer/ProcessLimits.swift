@@ -32,18 +32,25 @@ public enum ProcessLimits {
     /// - Returns: the limit now in force.
     @discardableResult
     public static func raiseOpenFileLimit() -> UInt64 {
-        #if canImport(Glibc)
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-        let resource = RLIMIT_NOFILE
-        #endif
         var limit = rlimit()
-        guard getrlimit(resource, &limit) == 0 else { return 0 }
+        guard getrlimit(openFiles, &limit) == 0 else { return 0 }
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit
             raised.rlim_cur = limit.rlim_max
-            if setrlimit(resource, &raised) == 0 { limit = raised }
+            if setrlimit(openFiles, &raised) == 0 { limit = raised }
         }
         return UInt64(limit.rlim_cur)
     }
+
+    /// How many descriptors the process may have open, if the system says.
+    static var openFileLimit: UInt64? {
+        var limit = rlimit()
+        return getrlimit(openFiles, &limit) == 0 ? UInt64(limit.rlim_cur) : nil
+    }
+
+    #if canImport(Glibc)
+    private static let openFiles = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+    private static let openFiles = RLIMIT_NOFILE
+    #endif
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LanChatClient
 import LanChatProtocol
 import Testing
 
@@ -135,6 +136,60 @@ struct CommandLineTests {
         #expect(hugeFrames.status == 64)
         #expect(hugeFrames.stderr.contains("--max-frame-bytes must be between 1024 and 16777216"))
     }
+
+    @Test("a server out of descriptors pauses accepting instead of spinning, says why, serves its connected clients and accepts again once descriptors are free")
+    func descriptorExhaustion() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(folder: folder, openFileLimit: 64)
+        let bob = try makeIdentity("bob"), bobStore = try ClientStore.inMemory()
+        await (try await ChatClient.connect(to: server.address, as: bob, store: bobStore)).close()
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+
+        // The kernel completes these connections into the listen backlog; the server runs out of descriptors taking them.
+        var held: [FuzzSocket] = []
+        for _ in 0..<80 { held.append(try await FuzzSocket(port: server.port)) }
+        let warning = try await server.process.waitForLine("the warning") { $0.contains("cannot accept new connections") }
+        #expect(warning.contains("(64); raise the limit with `ulimit -n`"), "\(warning)")
+
+        let cpuBefore = try cpuSeconds(of: server.process.pid)
+        let receipt = try await alice.sendPrivate("sent while the server is full", to: "bob")
+        #expect(receipt.stored == 1)
+        try await Task.sleep(for: .seconds(2))
+        let cpuUsed = try cpuSeconds(of: server.process.pid) - cpuBefore
+        #expect(cpuUsed < 0.5, "the server used \(cpuUsed) s of CPU in 2 s while it could not accept")
+        #expect(server.process.errorOutput.components(separatedBy: "cannot accept new connections").count == 2, "one warning, not one per attempt")
+
+        for socket in held { await socket.close() }
+        let bobAgain = try await connectWithinSeconds(10, to: server.address, as: bob, store: bobStore)
+        let log = EventLog(bobAgain)
+        try await log.wait(for: "the stored message") { _ in log.messages.first }
+        #expect(log.messages.map(\.text) == ["sent while the server is full"])
+        try await server.process.waitForLine("the recovery line") { $0.contains("accepting new connections again") }
+        await bobAgain.close()
+        await alice.close()
+        try await server.stop()
+    }
+}
+
+/// Connects, retrying while the server still turns connections away.
+private func connectWithinSeconds(_ seconds: Double, to address: ServerAddress, as identity: Identity, store: ClientStore) async throws -> ChatClient {
+    let deadline = Date().addingTimeInterval(seconds)
+    while true {
+        do {
+            return try await ChatClient.connect(to: address, as: identity, store: store)
+        } catch where Date() < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
+
+/// User plus system CPU time a process has used, from `/proc/PID/stat`.
+private func cpuSeconds(of pid: Int32) throws -> Double {
+    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+    // The fields after the command name (which may hold spaces) start with the state; utime and stime are the 12th and 13th.
+    let fields = try #require(stat.split(separator: ")").last).split(separator: " ")
+    let ticks = try #require(Double(fields[11])) + #require(Double(fields[12]))
+    return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 private func jsonObject(_ line: String) throws -> [String: Any] {
