@@ -266,6 +266,19 @@ struct KeyToolsCommandTests {
         #expect(!FileManager.default.fileExists(atPath: home + "/identity.pem"))
     }
 
+    @Test("a damaged user name file beside the key fails with a message naming the file")
+    func damagedNameFile() throws {
+        let box = try Sandbox()
+        defer { box.remove() }
+        let home = box.path("home")
+        try box.keys(["generate", "--name", "alice", "--home", home]).expectSuccess()
+        try Data("not a name\u{1B}[2J\n".utf8).write(to: URL(fileURLWithPath: home + "/name"))
+        let result = try box.keys(["show", "--home", home])
+        try result.expectCleanFailure()
+        #expect(result.stderr.contains("the user name file \(home)/name does not hold a valid name"), "stderr: \(result.stderr)")
+        #expect(!result.stderr.contains("\u{1B}"), "stderr: \(result.stderr)")
+    }
+
     @Test("show on an empty home fails and says how to create an identity")
     func showWithoutIdentityFails() throws {
         let box = try Sandbox()

@@ -112,7 +112,7 @@ struct KeyFileTests {
         try openssl(["genpkey", "-algorithm", algorithm, "-out", path] + options)
         try setMode(0o600, of: path)
         let error = expectError(.wrongKeyType(path: path, found: algorithm), naming: path) { try KeyFile.readPrivateKey(at: path) }
-        #expect(error?.description.contains(algorithm) == true)
+        #expect(error?.description.contains("holds a key of type \(algorithm);") == true, "\(String(describing: error))")
         expectError(.wrongKeyType(path: path, found: algorithm), naming: path) { try KeyFile.readPublicKey(at: path) }
     }
 

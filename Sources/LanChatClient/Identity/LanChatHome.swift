@@ -49,7 +49,11 @@ public struct LanChatHome: Sendable {
     public func storedName() throws -> UserName {
         guard let data = FileManager.default.contents(atPath: namePath) else { throw HomeError.noName(path: namePath) }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return try UserName(text)
+        do {
+            return try UserName(text)
+        } catch {
+            throw HomeError.badName(path: namePath, reason: "\(error)")
+        }
     }
 
     /// Whether the identity key file is passphrase-protected.
@@ -73,6 +77,7 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
     case noIdentity(home: String)
     case identityExists(path: String)
     case noName(path: String)
+    case badName(path: String, reason: String)
     case cannotCreate(path: String, reason: String)
     case nameMismatch(home: String, stored: String, requested: String)
 
@@ -81,6 +86,8 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
         case let .noIdentity(home): "no identity in \(home): create one with 'lanchat-keys generate --name NAME' (or pass --name)"
         case let .identityExists(path): "an identity already exists at \(path); use --force to replace it (the old key is lost)"
         case let .noName(path): "the user name file \(path) is missing; run 'lanchat-keys generate --name NAME --force' to recreate the identity"
+        case let .badName(path, reason):
+            "the user name file \(path) does not hold a valid name (\(PrintableText.line(reason))); write the identity's name into it, or run 'lanchat-keys generate --name NAME --force'"
         case let .cannotCreate(path, reason): "cannot create \(path): \(reason)"
         case let .nameMismatch(home, stored, requested):
             "the identity in \(home) is '\(stored)', not '\(requested)'; use --home DIR for a second identity"

@@ -22,7 +22,7 @@ public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notAKeyFile(path):
             "\(path) is not a PEM key file (expected PRIVATE KEY, ENCRYPTED PRIVATE KEY or PUBLIC KEY)"
         case let .wrongKeyType(path, found):
-            "\(path) holds a \(found) key; LanChat needs an X25519 key (openssl genpkey -algorithm X25519)"
+            "\(path) holds a key of type \(found); LanChat needs an X25519 key (openssl genpkey -algorithm X25519)"
         case let .passphraseRequired(path):
             "\(path) is encrypted: give its passphrase (--passphrase-file FILE or LANCHAT_PASSPHRASE_FILE)"
         case let .wrongPassphrase(path):
