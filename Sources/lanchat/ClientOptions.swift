@@ -22,6 +22,15 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
+    /// A bad server address is a usage error (exit 64), found before any identity is made or file touched.
+    func validate() throws {
+        do {
+            _ = try serverAddress
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
     var resolvedHome: LanChatHome { LanChatHome.resolve(home) }
 
     /// The identity, created for `--name` (or `askedName`) when the home has none yet.

@@ -17,6 +17,14 @@ struct TrustServerCommand: AsyncParsableCommand {
     @Flag(help: "Do not ask for confirmation.")
     var yes = false
 
+    func validate() throws {
+        do {
+            _ = try ServerAddress(parsing: address)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
     func run() async throws {
         let address = try ServerAddress(parsing: address)
         let identity = try options.identity()
