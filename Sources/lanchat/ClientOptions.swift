@@ -18,17 +18,13 @@ struct ClientOptions: ParsableArguments {
 
     var serverAddress: ServerAddress {
         get throws {
-            try ServerAddress(parsing: server ?? ProcessInfo.processInfo.environment["LANCHAT_SERVER"] ?? "127.0.0.1:1234")
+            try ServerAddress.argument(server ?? ProcessInfo.processInfo.environment["LANCHAT_SERVER"] ?? "127.0.0.1:1234")
         }
     }
 
     /// A bad server address is a usage error (exit 64), found before any identity is made or file touched.
     func validate() throws {
-        do {
-            _ = try serverAddress
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        _ = try serverAddress
     }
 
     var resolvedHome: LanChatHome { LanChatHome.resolve(home) }
@@ -46,5 +42,16 @@ struct ClientOptions: ParsableArguments {
     /// Connects as `identity`, with the home's store of pinned keys.
     func connect(as identity: Identity) async throws -> ChatClient {
         try await ChatClient.connect(to: serverAddress, as: identity, store: ClientStore(home: resolvedHome))
+    }
+}
+
+extension ServerAddress {
+    /// `text` as a server address, or the usage error (exit 64) that says why it is not one.
+    static func argument(_ text: String) throws -> ServerAddress {
+        do {
+            return try ServerAddress(parsing: text)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }

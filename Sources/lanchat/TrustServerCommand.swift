@@ -18,15 +18,11 @@ struct TrustServerCommand: AsyncParsableCommand {
     var yes = false
 
     func validate() throws {
-        do {
-            _ = try ServerAddress(parsing: address)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        _ = try ServerAddress.argument(address)
     }
 
     func run() async throws {
-        let address = try ServerAddress(parsing: address)
+        let address = try ServerAddress.argument(address)
         let identity = try options.identity()
         let store = try ClientStore(home: options.resolvedHome)
         let presented = try await ChatClient.fetchServerKey(of: address, as: identity)
