@@ -37,8 +37,8 @@ public enum UserNameError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .empty: "a user name cannot be empty"
-        case let .tooLong(name): "the user name '\(name)' is longer than \(UserName.maxLength) characters"
-        case let .invalidCharacters(name): "the user name '\(name)' may only contain letters, digits, '_', '-' and '.'"
+        case let .tooLong(name): "the user name '\(PrintableText.line(name))' is longer than \(UserName.maxLength) characters"
+        case let .invalidCharacters(name): "the user name '\(PrintableText.line(name))' may only contain letters, digits, '_', '-' and '.'"
         }
     }
 }

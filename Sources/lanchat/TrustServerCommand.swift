@@ -17,10 +17,6 @@ struct TrustServerCommand: AsyncParsableCommand {
     @Flag(help: "Do not ask for confirmation.")
     var yes = false
 
-    func validate() throws {
-        _ = try ServerAddress.argument(address)
-    }
-
     func run() async throws {
         let address = try ServerAddress.argument(address)
         let identity = try options.identity()

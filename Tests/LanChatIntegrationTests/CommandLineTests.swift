@@ -2,6 +2,7 @@ import Foundation
 import LanChatClient
 import LanChatProtocol
 import Testing
+@testable import lanchat_bench
 
 @Suite("The lanchat command as real processes")
 struct CommandLineTests {
@@ -187,13 +188,9 @@ private func connectWithinSeconds(_ seconds: Double, to address: ServerAddress, 
     }
 }
 
-/// User plus system CPU time a process has used, from `/proc/PID/stat`.
+/// User plus system CPU time a process has used, as the benchmark reads it.
 private func cpuSeconds(of pid: Int32) throws -> Double {
-    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-    // The fields after the command name (which may hold spaces) start with the state; utime and stime are the 12th and 13th.
-    let fields = try #require(stat.split(separator: ")").last).split(separator: " ")
-    let ticks = try #require(Double(fields[11])) + #require(Double(fields[12]))
-    return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    try #require(ProcessSample.of(pid)).cpuSeconds
 }
 
 private func jsonObject(_ line: String) throws -> [String: Any] {

@@ -87,7 +87,7 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
         case let .identityExists(path): "an identity already exists at \(path); use --force to replace it (the old key is lost)"
         case let .noName(path): "the user name file \(path) is missing; run 'lanchat-keys generate --name NAME --force' to recreate the identity"
         case let .badName(path, reason):
-            "the user name file \(path) does not hold a valid name (\(PrintableText.line(reason))); write the identity's name into it, or run 'lanchat-keys generate --name NAME --force'"
+            "the user name file \(path) does not hold a valid name (\(reason)); write the identity's name into it, or run 'lanchat-keys generate --name NAME --force'"
         case let .cannotCreate(path, reason): "cannot create \(path): \(reason)"
         case let .nameMismatch(home, stored, requested):
             "the identity in \(home) is '\(stored)', not '\(requested)'; use --home DIR for a second identity"

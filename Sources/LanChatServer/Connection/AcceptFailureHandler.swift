@@ -11,7 +11,7 @@ import NIOCore
 /// works again. The kernel keeps reporting the waiting connection, so a listener that retries at once spins a
 /// core while serving nobody new (NIO's `AcceptBackoffHandler` never sees the read it would delay on this
 /// path). Connected clients are served throughout.
-final class AcceptFailureHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class AcceptFailureHandler: ChannelInboundHandler {
     typealias InboundIn = Channel
     typealias InboundOut = Channel
 
