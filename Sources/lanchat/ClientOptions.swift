@@ -39,9 +39,10 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    /// Connects as `identity`, with the home's store of pinned keys.
-    func connect(as identity: Identity) async throws -> ChatClient {
-        try await ChatClient.connect(to: serverAddress, as: identity, store: ClientStore(home: resolvedHome))
+    /// Connects as `identity`, with the home's store of pinned keys; `sendsOnly` leaves a chat or listener of the
+    /// same user connected.
+    func connect(as identity: Identity, sendsOnly: Bool = false) async throws -> ChatClient {
+        try await ChatClient.connect(to: serverAddress, as: identity, store: ClientStore(home: resolvedHome), sendsOnly: sendsOnly)
     }
 }
 

@@ -28,7 +28,8 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try await options.connect(as: options.identity())
+        // Beside a `chat` or `listen` of the same home (a bot answering from its own listener), not in its place.
+        let client = try await options.connect(as: options.identity(), sendsOnly: true)
         do {
             if let to {
                 let receipt = try await client.sendPrivate(text, to: to)

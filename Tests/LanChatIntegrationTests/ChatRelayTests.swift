@@ -253,6 +253,44 @@ struct ChatRelayTests {
         await server.stop()
     }
 
+    @Test("a connection that only sends leaves the user's receiving one alone, gets nothing, and its messages arrive")
+    func sendOnlyConnection() async throws {
+        let server = try await TestServer.start()
+        let identity = try makeIdentity("dave")
+        let erin = try await ChatClient.connect(to: server.address, as: makeIdentity("erin"))
+        let erinLog = EventLog(erin)
+
+        // Before dave's chat is online: the sending side binds the name but counts as offline, so a message to
+        // dave is stored for the chat, and erin sees nobody join.
+        let sender = try await ChatClient.connect(to: server.address, as: identity, sendsOnly: true)
+        let senderLog = EventLog(sender)
+        #expect(server.server.onlineCount == 1)
+        #expect(try await erin.sendPrivate("while you were away", to: "dave").stored == 1)
+        #expect(try await sender.sendPrivate("from the send-only side", to: "erin").delivered == 1)
+        #expect(try await erinLog.waitForMessage("from the send-only side").sender.name == "dave")
+
+        let chat = try await ChatClient.connect(to: server.address, as: identity)
+        let chatLog = EventLog(chat)
+        try await chatLog.waitForMessage("while you were away")
+        let second = try await ChatClient.connect(to: server.address, as: identity, sendsOnly: true)
+        #expect(try await second.broadcast("to everyone else").delivered == 1)
+        #expect(try await sender.sendPrivate("still sending", to: "erin").delivered == 1)
+        try await erinLog.waitForMessage("to everyone else")
+        try await erinLog.waitForMessage("still sending")
+        try await erin.sendPrivate("to dave's chat", to: "dave")
+        try await chatLog.waitForMessage("to dave's chat")
+
+        #expect(server.server.onlineCount == 2)
+        #expect(chatLog.messages.map(\.text) == ["while you were away", "to dave's chat"])
+        #expect(!chatLog.all.contains { if case .disconnected = $0 { true } else { false } })
+        #expect(senderLog.messages.isEmpty)
+        #expect(!senderLog.all.contains { if case .disconnected = $0 { true } else { false } })
+        let joins = erinLog.all.filter { if case let .joined(peer) = $0 { peer.name == "dave" } else { false } }
+        #expect(joins.count == 1)
+        for client in [second, sender, chat, erin] { await client.close() }
+        await server.stop()
+    }
+
     @Test("an envelope whose sender is not the connection's user is refused, and the session goes on")
     func senderMismatch() async throws {
         let server = try await TestServer.start()

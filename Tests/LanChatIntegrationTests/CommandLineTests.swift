@@ -33,6 +33,19 @@ struct CommandLineTests {
         #expect((privateMessage["id"] as? String)?.count == 32)
         #expect(try jsonObject(broadcastLine)["private"] as? Bool == false)
 
+        // Bob answers from his own home while his listener runs, as a bot would; the listener stays connected.
+        let reply = try await RunningProcess.run("lanchat", ["send", "--home", folder.path + "/bob", "--to", "alice", "thanks, bob here"] + common)
+        #expect(reply.status == 0, "\(reply.stderr)")
+        #expect(reply.stdout.contains("alice is offline: the server keeps it"), "\(reply.stdout)")
+        let again = try await RunningProcess.run("lanchat", ["send", "--home", folder.path + "/alice", "--to", "bob", "still listening?"] + common)
+        #expect(again.stdout.contains("Sent to bob"), "\(again.stdout) \(again.stderr)")
+        try await listener.waitForLine("the message after bob's reply") { $0.contains("still listening?") }
+        #expect(!listener.output.contains("connected again from elsewhere"), "\(listener.output)")
+        let aliceListener = try RunningProcess("lanchat", ["listen", "--home", folder.path + "/alice"] + common)
+        try await aliceListener.waitForLine("bob's reply, kept for alice") { $0.contains("thanks, bob here") }
+        aliceListener.signal(SIGTERM)
+        _ = try await aliceListener.waitForExit()
+
         let offline = try await RunningProcess.run("lanchat", ["send", "--home", folder.path + "/alice", "--to", "nobody", "hi"] + common)
         #expect(offline.status != 0)
         #expect(offline.stderr.contains("nobody"))

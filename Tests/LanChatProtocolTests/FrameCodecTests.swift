@@ -21,6 +21,8 @@ struct FrameCodecTests {
         #expect(Array(wire.readableBytesView) == hexBytes("00000018" + "01" + "0001" + "05616c696365" + "0d6c616e6368617420302e312e30" + "01"))
         let quiet = Frame.hello(Hello(name: "alice", clientVersion: "lanchat 0.1.0", wantsPresence: false)).encoded()
         #expect(quiet.getInteger(at: quiet.writerIndex - 1, as: UInt8.self) == 0)
+        let sender = Frame.hello(Hello(name: "alice", clientVersion: "lanchat 0.1.0", sendsOnly: true)).encoded()
+        #expect(sender.getInteger(at: sender.writerIndex - 1, as: UInt8.self) == 0x03)
     }
 
     @Test("an error code this side does not know decodes as .unknown")
@@ -133,6 +135,17 @@ struct MalformedInput: Sendable, CustomTestStringConvertible {
                 $0.writeString("a")
                 $0.writeInteger(UInt8(0))
                 $0.writeInteger(UInt8(0x81))
+            },
+            error: .malformedFrame("unknown bits in hello flags")
+        ),
+        MalformedInput(
+            label: "hello flag bit 2",
+            wire: FrameSamples.rawFrame(type: Frame.Kind.hello.rawValue) {
+                $0.writeInteger(UInt16(1))
+                $0.writeInteger(UInt8(1))
+                $0.writeString("a")
+                $0.writeInteger(UInt8(0))
+                $0.writeInteger(UInt8(0x07))
             },
             error: .malformedFrame("unknown bits in hello flags")
         ),

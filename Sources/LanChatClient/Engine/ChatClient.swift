@@ -31,15 +31,22 @@ public final class ChatClient: Sendable {
 
     /// Connects, runs the Noise XX handshake with the identity key, checks the server's key against the one
     /// pinned for this address (pinning it on first use), and registers the identity's name.
-    /// - Parameter store: the client's store; an in-memory one (nothing remembered) when nil.
+    /// - Parameters:
+    ///   - store: the client's store; an in-memory one (nothing remembered) when nil.
+    ///   - sendsOnly: connect only to send, beside the user's chat or listener if one runs: the server delivers
+    ///     nothing to this connection and leaves the other one connected (it would replace it otherwise).
     public static func connect(
         to address: ServerAddress,
         as identity: Identity,
         store: ClientStore? = nil,
+        sendsOnly: Bool = false,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         handshakeTimeout: TimeAmount = .seconds(10)
     ) async throws -> ChatClient {
-        let core = ClientCore(identity: identity, address: address, store: try store ?? ClientStore.inMemory(), welcome: group.next().makePromise(of: Welcome.self))
+        let core = ClientCore(
+            identity: identity, address: address, store: try store ?? ClientStore.inMemory(), sendsOnly: sendsOnly,
+            welcome: group.next().makePromise(of: Welcome.self)
+        )
         let channel: any Channel
         do {
             channel = try await ClientPipeline.connect(to: address, identity: identity, group: group, handshakeTimeout: handshakeTimeout) {

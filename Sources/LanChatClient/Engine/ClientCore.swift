@@ -18,16 +18,19 @@ final class ClientCore: Sendable {
     let identity: Identity
     let address: ServerAddress
     let store: ClientStore
+    /// Whether the connection registers only to send (`Hello.sendsOnly`).
+    let sendsOnly: Bool
     let welcome: EventLoopPromise<Welcome>
     let events: AsyncStream<ChatEvent>
     private let eventSink: AsyncStream<ChatEvent>.Continuation
     private let opener: EnvelopeOpener
     private let state = NIOLockedValueBox(State())
 
-    init(identity: Identity, address: ServerAddress, store: ClientStore, welcome: EventLoopPromise<Welcome>) {
+    init(identity: Identity, address: ServerAddress, store: ClientStore, sendsOnly: Bool, welcome: EventLoopPromise<Welcome>) {
         self.identity = identity
         self.address = address
         self.store = store
+        self.sendsOnly = sendsOnly
         self.welcome = welcome
         (events, eventSink) = AsyncStream.makeStream(of: ChatEvent.self)
         opener = EnvelopeOpener(recipientName: identity.name.value, identity: identity.key)
@@ -98,7 +101,7 @@ final class ClientCore: Sendable {
             $0.serverKey = serverKey
             $0.channel = channel
         }
-        let hello = Frame.hello(Hello(name: identity.name.value, clientVersion: ClientVersion.string))
+        let hello = Frame.hello(Hello(name: identity.name.value, clientVersion: ClientVersion.string, sendsOnly: sendsOnly))
         channel.writeAndFlush(hello.encoded(allocator: channel.allocator), promise: nil)
     }
 

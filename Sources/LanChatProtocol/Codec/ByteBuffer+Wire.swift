@@ -44,9 +44,14 @@ extension ByteBuffer {
 
     /// Reads a flags byte whose only defined bit is bit 0; other bits must be zero.
     mutating func readFlags(_ field: String) throws(ProtocolError) -> Bool {
+        try readFlags(field, defined: 1) == 1
+    }
+
+    /// Reads a flags byte whose defined bits are those of `defined`; other bits must be zero.
+    mutating func readFlags(_ field: String, defined: UInt8) throws(ProtocolError) -> UInt8 {
         let flags: UInt8 = try readWireInteger(field)
-        guard flags & ~1 == 0 else { throw ProtocolError.malformedFrame("unknown bits in \(field)") }
-        return flags == 1
+        guard flags & ~defined == 0 else { throw ProtocolError.malformedFrame("unknown bits in \(field)") }
+        return flags
     }
 
     mutating func readString8(_ field: String) throws(ProtocolError) -> String {

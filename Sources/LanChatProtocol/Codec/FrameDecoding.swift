@@ -11,8 +11,11 @@ extension Frame {
             let version: UInt16 = try frame.readWireInteger("protocol version")
             let name = try frame.readString8("name")
             let clientVersion = try frame.readString8("client version")
-            let wantsPresence = try frame.readFlags("hello flags")
-            self = .hello(Hello(protocolVersion: version, name: name, clientVersion: clientVersion, wantsPresence: wantsPresence))
+            let flags = try frame.readFlags("hello flags", defined: Hello.presenceFlag | Hello.sendsOnlyFlag)
+            self = .hello(Hello(
+                protocolVersion: version, name: name, clientVersion: clientVersion,
+                wantsPresence: flags & Hello.presenceFlag != 0, sendsOnly: flags & Hello.sendsOnlyFlag != 0
+            ))
         case .welcome:
             let version: UInt16 = try frame.readWireInteger("protocol version")
             let serverName = try frame.readString8("server name")

@@ -68,13 +68,21 @@ public struct Hello: Equatable, Sendable {
     /// A client that only sends or receives (a bot, a script) can leave it off and costs the relay nothing when
     /// others come and go.
     public var wantsPresence: Bool
+    /// Whether the connection only sends (a `send` command beside the user's running chat or bot): it gets no
+    /// deliveries, stored or live, and it neither replaces the user's receiving connection nor is replaced by it.
+    public var sendsOnly: Bool
 
-    public init(protocolVersion: UInt16 = ProtocolLimits.protocolVersion, name: String, clientVersion: String, wantsPresence: Bool = true) {
+    public init(protocolVersion: UInt16 = ProtocolLimits.protocolVersion, name: String, clientVersion: String, wantsPresence: Bool = true, sendsOnly: Bool = false) {
         self.protocolVersion = protocolVersion
         self.name = name
         self.clientVersion = clientVersion
         self.wantsPresence = wantsPresence
+        self.sendsOnly = sendsOnly
     }
+
+    /// The bits of the flags byte.
+    static let presenceFlag: UInt8 = 0x01
+    static let sendsOnlyFlag: UInt8 = 0x02
 }
 
 /// Server → client, answer to a successful `hello`.

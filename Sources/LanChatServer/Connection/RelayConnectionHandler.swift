@@ -281,21 +281,22 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     private func completeRegistration(_ hello: Hello, name: UserName, key: PublicKey, context: ChannelHandlerContext) {
         let session = ClientSession(name: name.value, key: key, channel: context.channel, wantsPresence: hello.wantsPresence, outbound: outbound)
-        switch relay.register(session) {
+        switch hello.sendsOnly ? relay.admitSender(session) : relay.register(session) {
         case .nameTaken:
             refuse(ErrorFrame(code: .nameTaken, reason: "the name '\(name)' is in use by someone with a different key"), closing: true, context: context)
         case let .registered(replaced):
             state = .registered(session)
             self.session = session
-            log.info("registered", ["client": "\(hello.clientVersion)"])
+            log.info(hello.sendsOnly ? "registered to send only" : "registered", ["client": "\(hello.clientVersion)"])
             if let replaced {
                 log.info("replacing the user's previous connection")
                 let notice = Frame.error(ErrorFrame(code: .replaced, reason: "\(name) connected again from elsewhere")).encoded(allocator: context.channel.allocator)
                 replaced.channel.writeAndFlush(notice).whenComplete { _ in replaced.channel.close(promise: nil) }
             }
             write(.welcome(Welcome(serverName: configuration.serverName, serverVersion: ServerVersion.string, online: hello.wantsPresence ? relay.everyone().map(\.entry) : [])), context: context)
-            if replaced == nil { relay.announce(.joined, of: session, from: context.eventLoop) }
             releaseIdleMemoryNow() // most connections go quiet after registering
+            guard !hello.sendsOnly else { return }
+            if replaced == nil { relay.announce(.joined, of: session, from: context.eventLoop) }
             deliverStored(to: session, context: context)
         }
     }

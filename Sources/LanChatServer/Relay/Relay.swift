@@ -38,6 +38,15 @@ final class Relay: Sendable {
         }
     }
 
+    /// Checks a connection that only sends against the name's registered session, without taking its place: it
+    /// stays out of the directory, so nothing is routed to it. A name held online by another key is refused.
+    func admitSender(_ session: ClientSession) -> Registration {
+        directory.withLockedValue { sessions in
+            if let existing = sessions[session.name], existing.key != session.key { return .nameTaken }
+            return .registered(replaced: nil)
+        }
+    }
+
     /// Removes `session` if it is still the one registered under its name; true when it was.
     func unregister(_ session: ClientSession) -> Bool {
         directory.withLockedValue { sessions in

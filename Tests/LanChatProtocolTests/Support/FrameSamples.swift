@@ -19,6 +19,8 @@ enum FrameSamples {
     static let all: [Frame] = [
         .hello(Hello(name: "alice", clientVersion: "lanchat 1.0")),
         .hello(Hello(name: "bot", clientVersion: "a script", wantsPresence: false)),
+        .hello(Hello(name: "bot", clientVersion: "a script", wantsPresence: false, sendsOnly: true)),
+        .hello(Hello(name: "alice", clientVersion: "lanchat send", sendsOnly: true)),
         .hello(Hello(protocolVersion: 0xBEEF, name: longestName, clientVersion: "")),
         .hello(Hello(name: "zoë-🦊", clientVersion: longestName)),
         .welcome(Welcome(serverName: "hub", serverVersion: "1.0", online: [])),
