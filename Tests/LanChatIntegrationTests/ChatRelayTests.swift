@@ -353,12 +353,13 @@ struct ChatRelayTests {
         await server.stop()
     }
 
-    @Test("sending to an unknown or offline user fails with a clear error")
+    @Test("sending to an unknown user, to nobody online or to oneself fails with a clear error")
     func unknownRecipient() async throws {
         let server = try await TestServer.start()
         let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
         await #expect(throws: ClientError.unknownRecipient("zoe")) { try await alice.sendPrivate("hi", to: "zoe") }
         await #expect(throws: ClientError.nobodyOnline) { try await alice.broadcast("anyone?") }
+        await #expect(throws: ClientError.messageToYourself("alice")) { try await alice.sendPrivate("note to self", to: "alice") }
         await alice.close()
         await server.stop()
     }

@@ -96,6 +96,7 @@ struct DurabilityTests {
         await server.stop()
         try await waitUntil("reconnecting") { events.withLockedValue { $0.contains { if case .reconnecting = $0 { true } else { false } } } }
         #expect(try await connection.send("written while the server was down", to: "bob") == .queued)
+        await #expect(throws: ClientError.messageToYourself("alice")) { try await connection.send("note to self", to: "alice") }
         #expect(try aliceStore.outbox().map(\.text) == ["written while the server was down"])
 
         server = try await TestServer.start(port: port, folder: folder)

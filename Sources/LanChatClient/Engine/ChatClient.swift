@@ -99,11 +99,17 @@ public final class ChatClient: Sendable {
     /// Throws `ClientError.keyChanged` when the server presents a key other than the pinned one.
     @discardableResult
     public func sendPrivate(_ text: String, to name: String) async throws -> SendReceipt {
+        try Self.requireSomeoneElse(name, than: identity)
         let contact = try core.checkPresentedKey(try await presentedKey(of: name), of: name)
         let receipt = try await send(text, kind: .direct(recipient: name), to: [Peer(name: name, key: contact.key)], skipped: [])
         try store.markUsed(name: name)
         try record(receipt, text: text, peer: name, isPrivate: true, verified: contact.state == .verified)
         return receipt
+    }
+
+    /// Throws `ClientError.messageToYourself` when `name` is the identity's own.
+    static func requireSomeoneElse(_ name: String, than identity: Identity) throws {
+        guard name != identity.name.value else { throw ClientError.messageToYourself(name) }
     }
 
     /// Sends `text` to everyone else online whose key is trusted (with `includeOffline`, also to every

@@ -77,6 +77,7 @@ public actor ChatConnection {
 
     /// Sends now when connected, else keeps the message in the outbox.
     public func send(_ text: String, to recipient: String?, includeOffline: Bool = false) async throws -> SendOutcome {
+        if let recipient { try ChatClient.requireSomeoneElse(recipient, than: identity) }
         if let client {
             do {
                 return .sent(try await Self.deliver(text, to: recipient, includeOffline: includeOffline, via: client))

@@ -13,6 +13,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case refused(ErrorFrame)
     case unknownRecipient(String)
     case nobodyOnline
+    case messageToYourself(String)
     case disconnected(String)
     case messageTooLarge(Int)
     case serverKeyChanged(address: String, pinned: String, presented: String)
@@ -27,6 +28,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .refused(error): "the server refused: \(error.reason)"
         case let .unknownRecipient(name): "there is no user named '\(name)' on this server"
         case .nobodyOnline: "nobody else is online to receive the message"
+        case let .messageToYourself(name): "you are \(name): a private message goes to someone else"
         case let .disconnected(reason): "disconnected from the server: \(reason)"
         case let .messageTooLarge(size): "the message is too large (\(size) bytes) for its number of recipients; the server accepts frames up to 1 MiB"
         case let .serverKeyChanged(address, pinned, presented):
