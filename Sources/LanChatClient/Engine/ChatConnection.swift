@@ -77,7 +77,6 @@ public actor ChatConnection {
 
     /// Sends now when connected, else keeps the message in the outbox.
     public func send(_ text: String, to recipient: String?, includeOffline: Bool = false) async throws -> SendOutcome {
-        if let recipient { try ChatClient.requireSomeoneElse(recipient, than: identity) }
         if let client {
             do {
                 return .sent(try await Self.deliver(text, to: recipient, includeOffline: includeOffline, via: client))
@@ -85,6 +84,8 @@ public actor ChatConnection {
                 // The connection dropped under us: keep the message for the next one.
             }
         }
+        // Online, `sendPrivate` checks the recipient; a message the server would refuse is not queued either.
+        if let recipient { try ChatClient.requireSomeoneElse(recipient, than: identity) }
         try store.enqueue(text: text, to: recipient, includeOffline: includeOffline)
         return .queued
     }
