@@ -119,6 +119,17 @@ struct MalformedInput: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { label }
 
+    /// A `hello` from user "a" with the flags byte `flags`.
+    private static func hello(flags: UInt8) -> ByteBuffer {
+        FrameSamples.rawFrame(type: Frame.Kind.hello.rawValue) {
+            $0.writeInteger(UInt16(1))
+            $0.writeInteger(UInt8(1))
+            $0.writeString("a")
+            $0.writeInteger(UInt8(0))
+            $0.writeInteger(flags)
+        }
+    }
+
     static let all: [MalformedInput] = [
         MalformedInput(label: "unknown type byte", wire: FrameSamples.rawFrame(type: 0x10), error: .unknownFrameType(0x10)),
         MalformedInput(label: "type byte zero", wire: FrameSamples.rawFrame(type: 0x00), error: .unknownFrameType(0x00)),
@@ -127,28 +138,8 @@ struct MalformedInput: Sendable, CustomTestStringConvertible {
             wire: FrameSamples.rawFrame(type: Frame.Kind.deliver.rawValue) { $0.writeInteger(UInt8(0x82)) },
             error: .malformedFrame("unknown bits in deliver flags")
         ),
-        MalformedInput(
-            label: "reserved hello flag bits",
-            wire: FrameSamples.rawFrame(type: Frame.Kind.hello.rawValue) {
-                $0.writeInteger(UInt16(1))
-                $0.writeInteger(UInt8(1))
-                $0.writeString("a")
-                $0.writeInteger(UInt8(0))
-                $0.writeInteger(UInt8(0x81))
-            },
-            error: .malformedFrame("unknown bits in hello flags")
-        ),
-        MalformedInput(
-            label: "hello flag bit 2",
-            wire: FrameSamples.rawFrame(type: Frame.Kind.hello.rawValue) {
-                $0.writeInteger(UInt16(1))
-                $0.writeInteger(UInt8(1))
-                $0.writeString("a")
-                $0.writeInteger(UInt8(0))
-                $0.writeInteger(UInt8(0x07))
-            },
-            error: .malformedFrame("unknown bits in hello flags")
-        ),
+        MalformedInput(label: "reserved hello flag bits", wire: hello(flags: 0x81), error: .malformedFrame("unknown bits in hello flags")),
+        MalformedInput(label: "hello flag bit 2", wire: hello(flags: 0x07), error: .malformedFrame("unknown bits in hello flags")),
         MalformedInput(
             label: "truncated integer",
             wire: FrameSamples.rawFrame(type: Frame.Kind.ping.rawValue) { $0.writeInteger(UInt32(1)) },
