@@ -112,6 +112,38 @@ struct DurabilityTests {
         await server.stop()
     }
 
+    @Test("a second chat of the same user stops the first instead of taking turns with it")
+    func replacedChatStops() async throws {
+        let server = try await TestServer.start()
+        let bob = try makeIdentity("bob")
+        let backoff = ChatConnection.Backoff(initial: .milliseconds(20), maximum: .milliseconds(50))
+        let older = ChatConnection(to: server.address, as: bob, store: try ClientStore.inMemory(), backoff: backoff)
+        let newer = ChatConnection(to: server.address, as: bob, store: try ClientStore.inMemory(), backoff: backoff)
+        let olderEvents = EventRecorder(older), newerEvents = EventRecorder(newer)
+        await older.start()
+        try await waitUntil("the older chat to connect") { olderEvents.count { if case .connected = $0 { true } else { false } } == 1 }
+        await newer.start()
+
+        try await waitUntil("the older chat to stop") { olderEvents.count { if case .stopped = $0 { true } else { false } } == 1 }
+        #expect(olderEvents.all.last == .stopped(reason: ClientError.replaced("bob connected again from elsewhere").description))
+        // Long enough for several rounds of reconnecting, had the older chat come back.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(olderEvents.count { if case .connected = $0 { true } else { false } } == 1)
+        #expect(newerEvents.count { if case .connected = $0 { true } else { false } } == 1)
+        #expect(newerEvents.count { if case .reconnecting = $0 { true } else { false } } == 0)
+        #expect(await older.client == nil)
+
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        #expect(try await alice.sendPrivate("to the chat that stayed", to: "bob").delivered == 1)
+        try await waitUntil("the newer chat to get the message") {
+            newerEvents.all.contains { if case let .chat(.message(message)) = $0 { message.text == "to the chat that stayed" } else { false } }
+        }
+        await alice.close()
+        await newer.close()
+        await older.close()
+        await server.stop()
+    }
+
     @Test("both sides keep the conversation, with direction, privacy and verification state")
     func history() async throws {
         let server = try await TestServer.start()
@@ -139,6 +171,23 @@ struct DurabilityTests {
         await bob.close()
         await server.stop()
     }
+}
+
+/// Collects a chat connection's events in the background.
+final class EventRecorder: Sendable {
+    private let events = NIOLockedValueBox<[ChatConnection.Event]>([])
+    private let task: Task<Void, Never>
+
+    init(_ connection: ChatConnection) {
+        let events = self.events
+        task = Task { for await event in connection.events { events.withLockedValue { $0.append(event) } } }
+    }
+
+    deinit { task.cancel() }
+
+    var all: [ChatConnection.Event] { events.withLockedValue { $0 } }
+
+    func count(where matches: (ChatConnection.Event) -> Bool) -> Int { all.count(where: matches) }
 }
 
 /// Polls `condition` every 10 ms for up to `timeout` seconds.

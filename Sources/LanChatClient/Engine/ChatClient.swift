@@ -92,6 +92,9 @@ public final class ChatClient: Sendable {
         }
     }
 
+    /// Set once the server closed this connection because the same user connected again elsewhere.
+    var replaced: ClientError? { core.replaced }
+
     /// Other users online now.
     public var peers: [Peer] { core.peers }
 

@@ -16,7 +16,8 @@ public actor ChatConnection {
         case sentFromOutbox(text: String, to: String?)
         /// A message from the outbox was refused for good and removed from it.
         case outboxRefused(text: String, reason: String)
-        /// Reconnecting cannot help (the server's key changed, the name belongs to someone else): it stopped.
+        /// Reconnecting cannot help (the server's key changed, the name belongs to someone else, the same user
+        /// connected again elsewhere): it stopped.
         case stopped(reason: String)
     }
 
@@ -115,6 +116,8 @@ public actor ChatConnection {
                     sink.yield(.chat(event))
                 }
                 self.client = nil
+                // Reconnecting would replace the newer connection in turn, and the two would take turns forever.
+                if let replaced = client.replaced { throw replaced }
                 reason = "the connection to \(address) was lost"
             } catch let error as ClientError where error.isPermanent {
                 sink.yield(.stopped(reason: "\(error)"))
@@ -156,7 +159,7 @@ extension ClientError {
     /// True for failures that another connection attempt cannot fix.
     var isPermanent: Bool {
         switch self {
-        case .serverKeyChanged: true
+        case .serverKeyChanged, .replaced: true
         case let .refused(frame): [.nameTaken, .invalidName, .unsupportedVersion].contains(frame.code)
         default: false
         }

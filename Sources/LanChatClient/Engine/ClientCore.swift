@@ -13,6 +13,7 @@ final class ClientCore: Sendable {
         var pending: [UInt32: EventLoopPromise<Frame>] = [:]
         var nextRequestID: UInt32 = 1
         var closedReason: String?
+        var replaced: ClientError?
     }
 
     let identity: Identity
@@ -37,6 +38,9 @@ final class ClientCore: Sendable {
     }
 
     var serverKey: PublicKey? { state.withLockedValue { $0.serverKey } }
+
+    /// Set when the server closed this connection because the same user connected again.
+    var replaced: ClientError? { state.withLockedValue { $0.replaced } }
 
     /// Online users other than this one, by name, with the key the server presents and their trust state.
     var peers: [Peer] {
@@ -137,6 +141,7 @@ final class ClientCore: Sendable {
             answer(list.requestID, with: frame)
         case let .error(error):
             if error.requestID != 0, answer(error.requestID, with: frame) { return }
+            if error.code == .replaced { state.withLockedValue { $0.replaced = .replaced(error.reason) } }
             welcome.fail(ClientError.refused(error))
             eventSink.yield(.notice(error.reason))
         case let .ping(nonce):

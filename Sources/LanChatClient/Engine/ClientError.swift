@@ -15,6 +15,8 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case nobodyOnline
     case messageToYourself(String)
     case disconnected(String)
+    /// The same user connected again elsewhere and the server moved the chat there.
+    case replaced(String)
     case messageTooLarge(Int)
     case serverKeyChanged(address: String, pinned: String, presented: String)
     case keyChanged(name: String, pinned: String, presented: String)
@@ -30,6 +32,8 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case .nobodyOnline: "nobody else is online to receive the message"
         case let .messageToYourself(name): "you are \(name): a private message goes to someone else"
         case let .disconnected(reason): "disconnected from the server: \(reason)"
+        case let .replaced(reason):
+            "\(reason); that connection gets the messages now, so this one stops rather than take turns with it (to send beside a running chat, use 'lanchat send')"
         case let .messageTooLarge(size): "the message is too large (\(size) bytes) for its number of recipients; the server accepts frames up to 1 MiB"
         case let .serverKeyChanged(address, pinned, presented):
             """
