@@ -12,7 +12,7 @@ extension LanChatKeys {
         @OptionGroup var options: HomeOptions
 
         func run() throws {
-            let contacts = try ClientStore(home: options.resolvedHome).contacts()
+            let contacts = try ClientStore(existingHome: options.resolvedHome).contacts()
             guard !contacts.isEmpty else {
                 print("No contacts yet: keys are pinned when you first see someone online.")
                 return

@@ -13,7 +13,7 @@ extension LanChatKeys {
         @OptionGroup var options: HomeOptions
 
         func run() throws {
-            let contact = try ClientStore(home: options.resolvedHome).trust(name: name)
+            let contact = try ClientStore(existingHome: options.resolvedHome).trust(name: name)
             print("Accepted \(contact.name)'s new key: \(contact.fingerprint)")
             print("Compare safety numbers with 'lanchat-keys verify \(contact.name)' to verify it.")
         }

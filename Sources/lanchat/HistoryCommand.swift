@@ -28,7 +28,7 @@ struct HistoryFilter: ParsableArguments {
 
     func entries() throws -> [HistoryEntry] {
         let sinceMilliseconds = since.flatMap(Self.parseDate).map { UInt64(max(0, $0.timeIntervalSince1970 * 1000)) }
-        return try ClientStore(home: LanChatHome.resolve(home)).history(with: peer, since: sinceMilliseconds)
+        return try ClientStore(existingHome: LanChatHome.resolve(home)).history(with: peer, since: sinceMilliseconds)
     }
 
     static func parseDate(_ text: String) -> Date? {
@@ -51,7 +51,10 @@ struct ShowHistory: ParsableCommand {
     var json = false
 
     func run() throws {
-        for entry in try filter.entries() {
+        let entries = try filter.entries()
+        // On standard error, so a script reading the JSON lines gets none.
+        if entries.isEmpty { Console.error("No saved messages\(filter.peer.map { " with \($0)" } ?? "")\(filter.since.map { " since \($0)" } ?? "").") }
+        for entry in entries {
             Console.line(json ? HistoryText.json(entry) : HistoryText.line(for: entry))
         }
     }

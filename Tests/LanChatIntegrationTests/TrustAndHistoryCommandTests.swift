@@ -42,6 +42,15 @@ struct TrustAndHistoryCommandTests {
         let entries = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: exported))) as? [[String: Any]])
         #expect(entries.map { $0["text"] as? String } == ["while you were away", "to everyone"])
         #expect(try await lanchat(["history", "--since", "not-a-date"] + bob).status != 0)
+        let none = try await lanchat(["history", "--with", "nobody", "--json"] + bob)
+        #expect(none.status == 0 && none.stdout.isEmpty && none.stderr.contains("No saved messages with nobody"), "\(none)")
+
+        // A mistyped home is reported, not created.
+        let typo = ["--home", folder.path + "/bbo"]
+        for command in [try await lanchat(["history"] + typo), try await keys(["contacts"] + typo), try await keys(["trust", "bob"] + typo)] {
+            #expect(command.status != 0 && command.stderr.contains("there is no LanChat identity in \(folder.path)/bbo"), "\(command)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/bbo"))
 
         // alice's contacts and verification.
         let contacts = try await keys(["contacts"] + alice)

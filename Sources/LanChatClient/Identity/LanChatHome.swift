@@ -75,6 +75,7 @@ public struct LanChatHome: Sendable {
 /// Problems with the LanChat home folder.
 public enum HomeError: Error, Equatable, CustomStringConvertible {
     case noIdentity(home: String)
+    case nothingKept(home: String)
     case identityExists(path: String)
     case noName(path: String)
     case badName(path: String, reason: String)
@@ -84,6 +85,7 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .noIdentity(home): "no identity in \(home): create one with 'lanchat-keys generate --name NAME' (or pass --name)"
+        case let .nothingKept(home): "there is no LanChat identity in \(home), so nothing is kept there; check --home (or $LANCHAT_HOME)"
         case let .identityExists(path): "an identity already exists at \(path); use --force to replace it (the old key is lost)"
         case let .noName(path): "the user name file \(path) is missing; run 'lanchat-keys generate --name NAME --force' to recreate the identity"
         case let .badName(path, reason):
