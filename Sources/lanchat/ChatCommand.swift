@@ -58,6 +58,12 @@ struct ChatSession {
           /quit            leave (Ctrl-D works too)
         """
 
+    /// The help line of `command` ("/msg NAME TEXT   send TEXT privately to NAME …").
+    static func usage(of command: Substring) -> String {
+        let lines = help.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        return lines.first { $0.hasPrefix(command + " ") } ?? "see /help"
+    }
+
     let connection: ChatConnection
     let identity: Identity
     let store: ClientStore
@@ -88,8 +94,8 @@ struct ChatSession {
                 try await verify(String(words[1]))
             case "/history":
                 showHistory(with: words.count >= 2 ? String(words[1]) : nil)
-            case "/msg", "/all+", "/trust", "/verify":
-                Console.line("Usage: see /help")
+            case let command where ["/msg", "/all+", "/trust", "/verify"].contains(command):
+                Console.line("Usage: \(Self.usage(of: command))")
             case let command where command.hasPrefix("/"):
                 Console.line("Unknown command \(command); type /help")
             default:
@@ -136,7 +142,7 @@ struct ChatSession {
     private func showHistory(with peer: String?) {
         do {
             let entries = try store.history(with: peer).suffix(50)
-            if entries.isEmpty { Console.line("No saved messages\(peer.map { " with \($0)" } ?? "").") }
+            if entries.isEmpty { Console.line(HistoryText.nothingSaved(with: peer)) }
             for entry in entries { Console.line(HistoryText.line(for: entry)) }
         } catch {
             Console.line("! cannot read the history: \(error)")

@@ -53,7 +53,7 @@ struct ShowHistory: ParsableCommand {
     func run() throws {
         let entries = try filter.entries()
         // On standard error, so a script reading the JSON lines gets none.
-        if entries.isEmpty { Console.error("No saved messages\(filter.peer.map { " with \($0)" } ?? "")\(filter.since.map { " since \($0)" } ?? "").") }
+        if entries.isEmpty { Console.error(HistoryText.nothingSaved(with: filter.peer, since: filter.since)) }
         for entry in entries {
             Console.line(json ? HistoryText.json(entry) : HistoryText.line(for: entry))
         }
@@ -96,6 +96,11 @@ struct ExportHistory: ParsableCommand {
 
 /// How saved messages are printed.
 enum HistoryText {
+    /// What an empty history says.
+    static func nothingSaved(with peer: String?, since: String? = nil) -> String {
+        "No saved messages\(peer.map { " with \($0)" } ?? "")\(since.map { " since \($0)" } ?? "")."
+    }
+
     static func line(for entry: HistoryEntry) -> String {
         let date = Date(timeIntervalSince1970: Double(entry.sentAt) / 1000)
         let stamp = dateFormatter.string(from: date)

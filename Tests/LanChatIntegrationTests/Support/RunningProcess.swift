@@ -6,19 +6,24 @@ final class RunningProcess: Sendable {
     private let process: Process
     private let stdout = NIOLockedValueBox<String>("")
     private let stderr = NIOLockedValueBox<String>("")
+    /// The write end of the process's standard input, when it reads from the test (`typing`).
+    private let input: FileHandle?
 
     /// Starts `command` (a product name such as `lanchat`) from the folder that holds the test binaries.
-    convenience init(_ command: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        try self.init(executable: try Self.productURL(command), arguments, environment: environment)
+    /// With `typing`, its standard input is a pipe the test writes with `type(_:)`; else it reads nothing.
+    convenience init(_ command: String, _ arguments: [String], environment: [String: String] = [:], typing: Bool = false) throws {
+        try self.init(executable: try Self.productURL(command), arguments, environment: environment, typing: typing)
     }
 
     /// Starts the program at `executable`.
-    init(executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
+    init(executable: URL, _ arguments: [String], environment: [String: String] = [:], typing: Bool = false) throws {
         process = Process()
         process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
+        let inPipe = typing ? Pipe() : nil
+        process.standardInput = inPipe ?? FileHandle.nullDevice
+        input = inPipe?.fileHandleForWriting
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
@@ -35,6 +40,11 @@ final class RunningProcess: Sendable {
                 }
             }
         }
+    }
+
+    /// Writes `line` and a line break to the process's standard input (started with `typing`).
+    func type(_ line: String) {
+        input?.write(Data((line + "\n").utf8))
     }
 
     var output: String { stdout.withLockedValue { $0 } }
