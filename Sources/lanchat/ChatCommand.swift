@@ -180,8 +180,8 @@ enum ConnectionText {
         case let .connected(server): "* connected to \(server)"
         case let .chat(event): EventText.line(for: event)
         case let .reconnecting(after, reason): "* \(reason); reconnecting in \(Console.seconds(after))"
-        case let .sentFromOutbox(text, recipient): "* sent from the outbox\(recipient.map { " to \($0)" } ?? ""): \(text)"
-        case let .outboxRefused(text, reason): "! could not send '\(text)' from the outbox: \(reason)"
+        case let .sentFromOutbox(text, recipient): "* sent from the outbox\(recipient.map { " to \($0)" } ?? ""): \(MessageText.shown(text))"
+        case let .outboxRefused(text, reason): "! could not send '\(MessageText.shown(text))' from the outbox: \(reason)"
         case let .stopped(reason): "!! stopped: \(reason)"
         }
     }

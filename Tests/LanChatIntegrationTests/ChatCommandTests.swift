@@ -1,5 +1,7 @@
 import Foundation
+import LanChatClient
 import Testing
+@testable import lanchat
 
 @Suite("lanchat chat as real processes, typed into")
 struct ChatCommandTests {
@@ -73,6 +75,16 @@ struct ChatCommandTests {
         second.type("/quit")
         #expect(try await second.waitForExit() == 0)
         #expect(try await server.stop() == 0)
+    }
+
+    @Test("text from the outbox is shown with its control characters replaced, like everyone else's")
+    func outboxTextIsShownSafely() {
+        let pasted = "fine\u{1B}[2J\u{1B}]0;owned\u{07}\nsecond line"
+        for event in [ChatConnection.Event.sentFromOutbox(text: pasted, to: "bob"), .outboxRefused(text: pasted, reason: "gone")] {
+            let shown = ConnectionText.line(for: event)
+            #expect(!shown.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(shown.debugDescription)")
+            #expect(shown.contains("fine?[2J?]0;owned?\n    second line"), "\(shown.debugDescription)")
+        }
     }
 
     /// Twelve groups of five digits: a safety number as `chat` prints it.
