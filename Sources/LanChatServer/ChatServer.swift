@@ -13,6 +13,7 @@ public final class ChatServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let listener: any Channel
     private let relay: Relay
+    private let handshakes: HandshakeGate
     private let logger: Logger
     private let expirySweep: RepeatedTask
 
@@ -28,6 +29,7 @@ public final class ChatServer: Sendable {
         self.group = group
         self.listener = listener
         self.relay = services.relay
+        self.handshakes = services.handshakes
         self.logger = services.logger
         let configuration = services.configuration
         let loop = group.next()
@@ -84,10 +86,11 @@ public final class ChatServer: Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let noise = try NoiseChannelHandler(role: .responder, localStatic: key, handshakeTimeout: configuration.handshakeTimeout)
-                        try channel.pipeline.syncOperations.addHandlers([
-                            noise,
-                            RelayConnectionHandler(services: services, noise: noise, loop: channel.eventLoop),
-                        ])
+                        let relay = RelayConnectionHandler(services: services, noise: noise, loop: channel.eventLoop)
+                        // Counted here, and no longer once the relay handler sees the handshake finish or the
+                        // connection end; adding handlers to a new channel's pipeline does not fail.
+                        guard services.handshakes.admit(channel.remoteAddress) else { throw HandshakeGate.Refused() }
+                        try channel.pipeline.syncOperations.addHandlers([noise, relay])
                     }
                 }
                 .bind(host: configuration.host, port: configuration.port)
@@ -101,6 +104,9 @@ public final class ChatServer: Sendable {
 
     /// Number of registered users online.
     public var onlineCount: Int { relay.onlineCount }
+
+    /// Connections from the IP address `ip` (`127.0.0.1`) whose handshake is unfinished.
+    public func unfinishedHandshakes(from ip: String) -> Int { handshakes.unfinished(from: ip) }
 
     /// Stops accepting, tells every client the server is shutting down, closes all connections and the event loops.
     public func shutdown() async {

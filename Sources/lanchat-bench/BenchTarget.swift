@@ -47,7 +47,8 @@ final class BenchTarget {
         let configuration = options.serverConfiguration(dataDirectory: folder)
         var arguments = [binary, "server", "run", "--host", "127.0.0.1", "--port", "0", "--data", folder,
                          "--threads", "\(configuration.threads)", "--max-messages-per-second", "\(configuration.maxMessagesPerSecond)",
-                         "--outbound-buffer-bytes", "\(configuration.outboundBufferLimit)"]
+                         "--outbound-buffer-bytes", "\(configuration.outboundBufferLimit)",
+                         "--max-handshakes-per-address", "\(configuration.maxHandshakesPerAddress)"]
         if let cpu = options.serverCPU { arguments = ["/usr/bin/taskset", "-c", cpu] + arguments }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])

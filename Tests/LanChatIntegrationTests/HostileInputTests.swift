@@ -242,6 +242,8 @@ struct HostileInputTests {
         try await bobLog.waitForMessage("after the storm")
         let onlyThree = await fuzzWait(timeout: 10) { server.server.onlineCount == 3 }
         #expect(onlyThree, "only alice, bob and carol should be left online, not \(server.server.onlineCount); \(seedText)")
+        let noHandshakeLeft = await fuzzWait(timeout: 10) { server.server.unfinishedHandshakes(from: "127.0.0.1") == 0 }
+        #expect(noHandshakeLeft, "\(server.server.unfinishedHandshakes(from: "127.0.0.1")) garbage connections still count as unfinished handshakes; \(seedText)")
 
         let inputs = frameFuzzers.map(\.inputs).reduce(0, +)
         print("""

@@ -401,6 +401,7 @@ struct LimitsTests {
         let closedAfter = try await silent.waitForClose(timeout: 6)
         #expect(closedAfter >= .milliseconds(1000), "closed after only \(closedAfter)")
         #expect(closedAfter < .seconds(4), "closed only after \(closedAfter)")
+        try await limitsWait("the timed-out handshake to stop counting") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 0 }
         #expect(dave.peers.map(\.name).contains("carol"))
         #expect(try await dave.sendPrivate("and still here after it was dropped", to: "carol").delivered == 1)
         try await carolLog.waitForMessage("and still here after it was dropped")
@@ -418,6 +419,60 @@ struct LimitsTests {
         await silent.close()
         await mallory.close()
         for client in [bob, carol, dave] { await client.close() }
+        await server.stop()
+    }
+
+    // MARK: Unfinished handshakes
+
+    @Test("with maxHandshakesPerAddress = 4 a fifth unfinished handshake from one address is closed at once and logged once; finished ones do not count, and a closed one frees its place")
+    func handshakesPerAddress() async throws {
+        let recorder = LimitsLogRecorder()
+        let server = try await TestServer.start(configure: {
+            $0.maxHandshakesPerAddress = 4
+            $0.handshakeTimeout = .seconds(20)
+        }, logger: recorder.logger)
+        // Finished handshakes do not count: more clients than the cap connect from this address.
+        var clients: [ChatClient] = []
+        for index in 0..<6 { clients.append(try await ChatClient.connect(to: server.address, as: makeIdentity("user\(index)"))) }
+        let carolLog = EventLog(clients[5])
+
+        var holding: [LimitsSilentConnection] = []
+        #expect(server.server.unfinishedHandshakes(from: "127.0.0.1") == 0)
+        for _ in 0..<4 { holding.append(try await LimitsSilentConnection(port: server.server.port)) }
+        try await limitsWait("four unfinished handshakes") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 4 }
+        for connection in holding { #expect(!(await connection.isClosed(within: 0.3)), "an unfinished handshake under the cap was closed") }
+        let refused = try await LimitsSilentConnection(port: server.server.port)
+        #expect(await refused.isClosed(within: 2), "the fifth unfinished handshake was not closed at once")
+        await #expect(throws: ClientError.self) { try await ChatClient.connect(to: server.address, as: makeIdentity("late"), handshakeTimeout: .seconds(2)) }
+        let isCapWarning = { (entry: LimitsLogRecorder.Entry) in entry.level == .warning && entry.message.contains("unfinished handshakes") }
+        #expect(recorder.entries.filter(isCapWarning).count == 1, "\(recorder.entries)")
+        #expect(recorder.entries.first(where: isCapWarning)?.message.contains("127.0.0.1") == true)
+
+        // The registered clients are served throughout; one holder leaving lets one new client in.
+        try await clients[0].sendPrivate("served while the handshakes are capped", to: "user5")
+        try await carolLog.waitForMessage("served while the handshakes are capped")
+        await holding.removeLast().close()
+        let late = try await limitsValue(of: Task {
+            while true {
+                if let client = try? await ChatClient.connect(to: server.address, as: makeIdentity("late"), handshakeTimeout: .seconds(2)) { return client }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }, timeout: 5, "a client to get the freed place")
+        #expect(try await late.sendPrivate("in through the freed place", to: "user5").delivered == 1)
+
+        // Closed handshakes leave no count behind: the cap applies afresh, and is logged afresh.
+        for connection in holding { await connection.close() }
+        try await limitsWait("the holders to be gone") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 0 }
+        holding = []
+        for _ in 0..<4 { holding.append(try await LimitsSilentConnection(port: server.server.port)) }
+        try await limitsWait("four unfinished handshakes again") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 4 }
+        for connection in holding { #expect(!(await connection.isClosed(within: 0.3)), "the count of closed handshakes stayed behind") }
+        #expect(await (try await LimitsSilentConnection(port: server.server.port)).isClosed(within: 2))
+        #expect(recorder.entries.filter(isCapWarning).count == 2, "\(recorder.entries)")
+
+        for connection in holding { await connection.close() }
+        try await limitsWait("no unfinished handshakes left") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 0 }
+        for client in clients + [late] { await client.close() }
         await server.stop()
     }
 

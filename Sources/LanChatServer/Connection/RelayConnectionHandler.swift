@@ -17,13 +17,20 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         case registering
         case registered(ClientSession)
         case closing
+
+        var isHandshaking: Bool {
+            if case .handshaking = self { true } else { false }
+        }
     }
 
     private let services: RelayServices
     private var frames: FrameAssembler
     /// This connection's peer and the key its handshake authenticated, for its log lines and its registration.
     private var tags = ConnectionLog.Tags()
-    private var state = State.handshaking
+    /// Counted by `services.handshakes` while `handshaking`; whatever state comes next ends the count.
+    private var state = State.handshaking {
+        didSet { if oldValue.isHandshaking, !state.isHandshaking { services.handshakes.finished(tags.peer) } }
+    }
     private var awaitingPong = false
     /// Whether a frame arrived since the last sweep, and for how long none has.
     private var readSinceSweep = false
@@ -75,10 +82,13 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     func handlerAdded(context: ChannelHandlerContext) {
         precondition(context.eventLoop === outbound.loop, "a relay connection handler must be made on its channel's event loop")
         self.context = context
+        tags.peer = context.channel.remoteAddress
         sweepSlot = sweeper.add(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        // A channel that never became active gets no `channelInactive`.
+        state = .closing
         self.context = nil
         onOtherLoops = nil
         if let sweepSlot { sweeper.remove(slot: sweepSlot) }
@@ -86,7 +96,6 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        tags.peer = context.channel.remoteAddress
         log.info("connected")
         context.fireChannelActive()
     }

@@ -216,6 +216,11 @@ final class LimitsSilentConnection: Sendable {
         }
     }
 
+    /// Whether the server closes the connection within `seconds`.
+    func isClosed(within seconds: Double) async -> Bool {
+        (try? await waitForClose(timeout: seconds)) != nil
+    }
+
     func close() async { try? await channel.close() }
 }
 
