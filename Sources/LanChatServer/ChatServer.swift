@@ -13,7 +13,7 @@ public final class ChatServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let listener: any Channel
     private let relay: Relay
-    private let handshakes: HandshakeGate
+    private let pending: PendingConnectionLimit
     private let logger: Logger
     private let expirySweep: RepeatedTask
 
@@ -29,7 +29,7 @@ public final class ChatServer: Sendable {
         self.group = group
         self.listener = listener
         self.relay = services.relay
-        self.handshakes = services.handshakes
+        self.pending = services.pending
         self.logger = services.logger
         let configuration = services.configuration
         let loop = group.next()
@@ -86,10 +86,11 @@ public final class ChatServer: Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let noise = try NoiseChannelHandler(role: .responder, localStatic: key, handshakeTimeout: configuration.handshakeTimeout)
-                        let relay = RelayConnectionHandler(services: services, noise: noise, loop: channel.eventLoop)
-                        // Counted here, and no longer once the relay handler sees the handshake finish or the
-                        // connection end; adding handlers to a new channel's pipeline does not fail.
-                        guard services.handshakes.admit(channel.remoteAddress) else { throw HandshakeGate.Refused() }
+                        let peer = channel.remoteAddress
+                        let relay = RelayConnectionHandler(services: services, noise: noise, peer: peer, loop: channel.eventLoop)
+                        // Counted here, and no longer once the relay handler registers the connection or sees it
+                        // end; adding handlers to a new channel's pipeline does not fail.
+                        guard services.pending.admit(peer) else { throw PendingConnectionLimit.Refused() }
                         try channel.pipeline.syncOperations.addHandlers([noise, relay])
                     }
                 }
@@ -105,8 +106,8 @@ public final class ChatServer: Sendable {
     /// Number of registered users online.
     public var onlineCount: Int { relay.onlineCount }
 
-    /// Connections from the IP address `ip` (`127.0.0.1`) whose handshake is unfinished.
-    public func unfinishedHandshakes(from ip: String) -> Int { handshakes.unfinished(from: ip) }
+    /// Connections from the IP address `ip` (`127.0.0.1`) that are not registered yet.
+    public func pendingConnections(from ip: String) -> Int { pending.pending(from: ip) }
 
     /// Stops accepting, tells every client the server is shutting down, closes all connections and the event loops.
     public func shutdown() async {

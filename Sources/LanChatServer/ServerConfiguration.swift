@@ -17,8 +17,9 @@ public struct ServerConfiguration: Sendable {
     public var maxFrameLength: Int
     /// A connection that has not finished the Noise handshake by then is closed.
     public var handshakeTimeout: TimeAmount
-    /// Connections from one IP address whose handshake is unfinished; further ones are closed at once.
-    public var maxHandshakesPerAddress: Int
+    /// Connections from one IP address not registered yet (in the handshake or before `welcome`); further
+    /// ones are closed at once.
+    public var maxPendingPerAddress: Int
     /// Most deliveries kept for one offline recipient.
     public var maxQueuedPerRecipient: Int
     /// Stored deliveries older than this are deleted (and reported in the log).
@@ -43,7 +44,7 @@ public struct ServerConfiguration: Sendable {
         serverName: String = "LanChat relay",
         maxFrameLength: Int = ProtocolLimits.defaultMaxFrameLength,
         handshakeTimeout: TimeAmount = .seconds(10),
-        maxHandshakesPerAddress: Int = 128,
+        maxPendingPerAddress: Int = 128,
         maxQueuedPerRecipient: Int = 10_000,
         maxQueuedAge: TimeAmount = .hours(24 * 7),
         expirySweepInterval: TimeAmount = .seconds(60),
@@ -59,7 +60,7 @@ public struct ServerConfiguration: Sendable {
         self.serverName = serverName
         self.maxFrameLength = maxFrameLength
         self.handshakeTimeout = handshakeTimeout
-        self.maxHandshakesPerAddress = maxHandshakesPerAddress
+        self.maxPendingPerAddress = maxPendingPerAddress
         self.maxQueuedPerRecipient = maxQueuedPerRecipient
         self.maxQueuedAge = maxQueuedAge
         self.expirySweepInterval = expirySweepInterval

@@ -50,7 +50,7 @@ struct TargetOptions: ParsableArguments {
     /// The started server's settings: limits are raised so that they do not throttle the measurement.
     func serverConfiguration(dataDirectory: String) -> ServerConfiguration {
         ServerConfiguration(
-            host: "127.0.0.1", port: 0, dataDirectory: dataDirectory, threads: serverThreads, maxHandshakesPerAddress: 100_000,
+            host: "127.0.0.1", port: 0, dataDirectory: dataDirectory, threads: serverThreads, maxPendingPerAddress: 100_000,
             outboundBufferLimit: 64 << 20, maxMessagesPerSecond: 100_000_000
         )
     }

@@ -48,7 +48,7 @@ final class BenchTarget {
         var arguments = [binary, "server", "run", "--host", "127.0.0.1", "--port", "0", "--data", folder,
                          "--threads", "\(configuration.threads)", "--max-messages-per-second", "\(configuration.maxMessagesPerSecond)",
                          "--outbound-buffer-bytes", "\(configuration.outboundBufferLimit)",
-                         "--max-handshakes-per-address", "\(configuration.maxHandshakesPerAddress)"]
+                         "--max-pending-per-address", "\(configuration.maxPendingPerAddress)"]
         if let cpu = options.serverCPU { arguments = ["/usr/bin/taskset", "-c", cpu] + arguments }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])

@@ -5,7 +5,11 @@ struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
         abstract: "Chat interactively: typed lines go to everyone; /help lists commands.",
-        discussion: "The chat reconnects by itself when the server goes away; what you type meanwhile waits in the outbox."
+        discussion: """
+            The chat reconnects by itself when the server goes away; what you type meanwhile waits in the outbox. \
+            It stops (exit status 2) when reconnecting cannot help: the server's key changed, the name belongs to \
+            another key, or a newer chat of the same identity took over.
+            """
     )
 
     @OptionGroup var options: ClientOptions

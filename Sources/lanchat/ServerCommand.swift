@@ -64,8 +64,8 @@ struct RunServer: AsyncParsableCommand {
     @Option(help: "Outbound bytes buffered per connection before it counts as not reading.")
     var outboundBufferBytes = 1 << 20
 
-    @Option(help: "Connections from one IP address that may be in the handshake at once; more are closed at once.")
-    var maxHandshakesPerAddress = 128
+    @Option(help: "Connections from one IP address that may be unregistered (in the handshake, or before welcome) at once; more are closed at once.")
+    var maxPendingPerAddress = 128
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -75,7 +75,7 @@ struct RunServer: AsyncParsableCommand {
         }
         for (name, value) in [("--max-queued", maxQueued), ("--max-queued-hours", maxQueuedHours), ("--slow-reader-seconds", slowReaderSeconds),
                               ("--max-messages-per-second", maxMessagesPerSecond), ("--ping-seconds", pingSeconds), ("--outbound-buffer-bytes", outboundBufferBytes),
-                              ("--max-handshakes-per-address", maxHandshakesPerAddress)] where value < 1 {
+                              ("--max-pending-per-address", maxPendingPerAddress)] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
     }
@@ -90,7 +90,7 @@ struct RunServer: AsyncParsableCommand {
         }
         let server = try await ChatServer.start(configuration: ServerConfiguration(
             host: host, port: port, dataDirectory: data.directory, threads: threads, maxFrameLength: maxFrameBytes,
-            maxHandshakesPerAddress: maxHandshakesPerAddress,
+            maxPendingPerAddress: maxPendingPerAddress,
             maxQueuedPerRecipient: maxQueued, maxQueuedAge: .hours(Int64(maxQueuedHours)),
             slowReaderTimeout: .seconds(Int64(slowReaderSeconds)),
             outboundBufferLimit: outboundBufferBytes, maxMessagesPerSecond: maxMessagesPerSecond,

@@ -22,7 +22,7 @@ struct KeepAliveContextTests {
                 RelayConnectionHandler(
                     services: relay.services,
                     noise: PlaintextQueue(channel: channel) { events.withLockedValue { $0.append("released at once") } },
-                    loop: loop
+                    peer: nil, loop: loop
                 ),
             ])
             pipeline.register(promise: nil)

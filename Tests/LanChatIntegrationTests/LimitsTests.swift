@@ -401,7 +401,7 @@ struct LimitsTests {
         let closedAfter = try await silent.waitForClose(timeout: 6)
         #expect(closedAfter >= .milliseconds(1000), "closed after only \(closedAfter)")
         #expect(closedAfter < .seconds(4), "closed only after \(closedAfter)")
-        try await limitsWait("the timed-out handshake to stop counting") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 0 }
+        try await limitsWait("the timed-out handshake to stop counting") { server.server.pendingConnections(from: "127.0.0.1") == 0 }
         #expect(dave.peers.map(\.name).contains("carol"))
         #expect(try await dave.sendPrivate("and still here after it was dropped", to: "carol").delivered == 1)
         try await carolLog.waitForMessage("and still here after it was dropped")
@@ -422,36 +422,44 @@ struct LimitsTests {
         await server.stop()
     }
 
-    // MARK: Unfinished handshakes
+    // MARK: Unregistered connections
 
-    @Test("with maxHandshakesPerAddress = 4 a fifth unfinished handshake from one address is closed at once and logged once; finished ones do not count, and a closed one frees its place")
-    func handshakesPerAddress() async throws {
+    @Test("with maxPendingPerAddress = 4 a fifth unregistered connection from one address (handshaking, or past it without hello) is closed at once and logged once; registered ones do not count, and a closed one frees its place")
+    func pendingPerAddress() async throws {
         let recorder = LimitsLogRecorder()
         let server = try await TestServer.start(configure: {
-            $0.maxHandshakesPerAddress = 4
+            $0.maxPendingPerAddress = 4
             $0.handshakeTimeout = .seconds(20)
         }, logger: recorder.logger)
-        // Finished handshakes do not count: more clients than the cap connect from this address.
+        func pending() -> Int { server.server.pendingConnections(from: "127.0.0.1") }
+        // Registered connections do not count: more clients than the cap connect from this address.
         var clients: [ChatClient] = []
         for index in 0..<6 { clients.append(try await ChatClient.connect(to: server.address, as: makeIdentity("user\(index)"))) }
         let carolLog = EventLog(clients[5])
+        #expect(pending() == 0)
 
-        var holding: [LimitsSilentConnection] = []
-        #expect(server.server.unfinishedHandshakes(from: "127.0.0.1") == 0)
-        for _ in 0..<4 { holding.append(try await LimitsSilentConnection(port: server.server.port)) }
-        try await limitsWait("four unfinished handshakes") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 4 }
-        for connection in holding { #expect(!(await connection.isClosed(within: 0.3)), "an unfinished handshake under the cap was closed") }
+        // Two connections that never start the handshake, two that finish it and never say hello.
+        var silent: [LimitsSilentConnection] = []
+        for _ in 0..<2 { silent.append(try await LimitsSilentConnection(port: server.server.port)) }
+        var mute: [RawClient] = []
+        for _ in 0..<2 {
+            let client = try await RawClient(port: server.server.port)
+            try await client.waitForHandshake()
+            mute.append(client)
+        }
+        try await limitsWait("four unregistered connections") { pending() == 4 }
+        for connection in silent { #expect(!(await connection.isClosed(within: 0.3)), "a connection under the cap was closed") }
         let refused = try await LimitsSilentConnection(port: server.server.port)
-        #expect(await refused.isClosed(within: 2), "the fifth unfinished handshake was not closed at once")
+        #expect(await refused.isClosed(within: 2), "the fifth unregistered connection was not closed at once")
         await #expect(throws: ClientError.self) { try await ChatClient.connect(to: server.address, as: makeIdentity("late"), handshakeTimeout: .seconds(2)) }
-        let isCapWarning = { (entry: LimitsLogRecorder.Entry) in entry.level == .warning && entry.message.contains("unfinished handshakes") }
+        let isCapWarning = { (entry: LimitsLogRecorder.Entry) in entry.level == .warning && entry.message.contains("not registered yet") }
         #expect(recorder.entries.filter(isCapWarning).count == 1, "\(recorder.entries)")
         #expect(recorder.entries.first(where: isCapWarning)?.message.contains("127.0.0.1") == true)
 
-        // The registered clients are served throughout; one holder leaving lets one new client in.
-        try await clients[0].sendPrivate("served while the handshakes are capped", to: "user5")
-        try await carolLog.waitForMessage("served while the handshakes are capped")
-        await holding.removeLast().close()
+        // The registered clients are served throughout; one mute connection leaving lets one new client in.
+        try await clients[0].sendPrivate("served while the cap holds", to: "user5")
+        try await carolLog.waitForMessage("served while the cap holds")
+        await mute.removeLast().close()
         let late = try await limitsValue(of: Task {
             while true {
                 if let client = try? await ChatClient.connect(to: server.address, as: makeIdentity("late"), handshakeTimeout: .seconds(2)) { return client }
@@ -459,19 +467,25 @@ struct LimitsTests {
             }
         }, timeout: 5, "a client to get the freed place")
         #expect(try await late.sendPrivate("in through the freed place", to: "user5").delivered == 1)
+        try await limitsWait("three unregistered connections") { pending() == 3 }
 
-        // Closed handshakes leave no count behind: the cap applies afresh, and is logged afresh.
-        for connection in holding { await connection.close() }
-        try await limitsWait("the holders to be gone") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 0 }
-        holding = []
-        for _ in 0..<4 { holding.append(try await LimitsSilentConnection(port: server.server.port)) }
-        try await limitsWait("four unfinished handshakes again") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 4 }
-        for connection in holding { #expect(!(await connection.isClosed(within: 0.3)), "the count of closed handshakes stayed behind") }
+        // Saying hello ends a connection's count.
+        try await mute[0].register(as: "once-mute")
+        try await limitsWait("the registered one to stop counting") { pending() == 2 }
+
+        // Closed connections leave no count behind: the cap applies afresh, and is logged afresh.
+        for connection in silent { await connection.close() }
+        try await limitsWait("the silent ones to be gone") { pending() == 0 }
+        silent = []
+        for _ in 0..<4 { silent.append(try await LimitsSilentConnection(port: server.server.port)) }
+        try await limitsWait("four unregistered connections again") { pending() == 4 }
+        for connection in silent { #expect(!(await connection.isClosed(within: 0.3)), "the count of closed connections stayed behind") }
         #expect(await (try await LimitsSilentConnection(port: server.server.port)).isClosed(within: 2))
         #expect(recorder.entries.filter(isCapWarning).count == 2, "\(recorder.entries)")
 
-        for connection in holding { await connection.close() }
-        try await limitsWait("no unfinished handshakes left") { server.server.unfinishedHandshakes(from: "127.0.0.1") == 0 }
+        for connection in silent { await connection.close() }
+        try await limitsWait("no unregistered connections left") { pending() == 0 }
+        await mute[0].close()
         for client in clients + [late] { await client.close() }
         await server.stop()
     }

@@ -150,6 +150,7 @@ struct TrustTests {
         #expect(contact.state == .changed && contact.verifiedBeforeChange)
         await #expect(throws: ClientError.self) { try await aliceAgain.sendPrivate("hi", to: "bob") }
         #expect(throws: TrustError.mustVerify("bob")) { try aliceAgain.trust("bob") }
+        try await waitUntil("the new bob to see alice join") { newBob.peers.contains { $0.name == "alice" } }
         #expect(try aliceAgain.safetyNumber(with: "bob") == newBob.safetyNumber(with: "alice"))
         try aliceAgain.markVerified("bob")
         try await aliceAgain.sendPrivate("verified again", to: "bob")

@@ -19,7 +19,7 @@ public final class ClientStore: Sendable {
     }
 
     /// Opens the store of a home that holds an identity, for commands that only read or change what is kept
-    /// there (history, contacts): a mistyped `--home` is reported, not created.
+    /// there (history, contacts, trust): a mistyped `--home` is reported, not created.
     public convenience init(existingHome home: LanChatHome) throws {
         guard home.hasIdentity else { throw HomeError.nothingKept(home: home.path) }
         try self.init(home: home)

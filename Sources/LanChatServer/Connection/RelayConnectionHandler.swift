@@ -18,8 +18,12 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         case registered(ClientSession)
         case closing
 
-        var isHandshaking: Bool {
-            if case .handshaking = self { true } else { false }
+        /// Not registered yet: counted by `services.pending`.
+        var isPending: Bool {
+            switch self {
+            case .handshaking, .authenticated, .registering: true
+            case .registered, .closing: false
+            }
         }
     }
 
@@ -27,9 +31,9 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     private var frames: FrameAssembler
     /// This connection's peer and the key its handshake authenticated, for its log lines and its registration.
     private var tags = ConnectionLog.Tags()
-    /// Counted by `services.handshakes` while `handshaking`; whatever state comes next ends the count.
+    /// Counted by `services.pending` until it is registered or closing.
     private var state = State.handshaking {
-        didSet { if oldValue.isHandshaking, !state.isHandshaking { services.handshakes.finished(tags.peer) } }
+        didSet { if oldValue.isPending, !state.isPending { services.pending.finished(tags.peer) } }
     }
     private var awaitingPong = false
     /// Whether a frame arrived since the last sweep, and for how long none has.
@@ -66,8 +70,9 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
 
     /// - Parameters:
     ///   - noise: the connection's Noise handler, which the relay writes through.
+    ///   - peer: the client's address, counted by `services.pending` until the connection registers or ends.
     ///   - loop: the connection's event loop; call there.
-    init(services: RelayServices, noise: any OutboundQueue, loop: any EventLoop) {
+    init(services: RelayServices, noise: any OutboundQueue, peer: SocketAddress?, loop: any EventLoop) {
         self.services = services
         frames = FrameAssembler(maxFrameLength: services.configuration.maxFrameLength)
         let rate = max(1, services.configuration.maxMessagesPerSecond)
@@ -75,6 +80,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         let resources = services.relay.resources(for: loop, configuration: services.configuration)
         outbound = SessionOutbound(noise: noise, flusher: resources.flusher)
         sweeper = resources.sweeper
+        tags.peer = peer
     }
 
     // MARK: Lifecycle
@@ -82,7 +88,6 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     func handlerAdded(context: ChannelHandlerContext) {
         precondition(context.eventLoop === outbound.loop, "a relay connection handler must be made on its channel's event loop")
         self.context = context
-        tags.peer = context.channel.remoteAddress
         sweepSlot = sweeper.add(self)
     }
 

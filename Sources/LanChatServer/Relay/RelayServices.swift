@@ -1,20 +1,20 @@
 import Logging
 
 /// What every connection handler shares: the online directory, the database, the configuration and the
-/// count of unfinished handshakes. A class,
+/// count of connections not registered yet. A class,
 /// so that each connection holds one reference rather than its own copy of all of it.
 final class RelayServices: Sendable {
     let relay: Relay
     let database: ServerDatabase
     let configuration: ServerConfiguration
     let logger: Logger
-    let handshakes: HandshakeGate
+    let pending: PendingConnectionLimit
 
     init(relay: Relay, database: ServerDatabase, configuration: ServerConfiguration, logger: Logger) {
         self.relay = relay
         self.database = database
         self.configuration = configuration
         self.logger = logger
-        handshakes = HandshakeGate(limit: configuration.maxHandshakesPerAddress, logger: logger)
+        pending = PendingConnectionLimit(limit: configuration.maxPendingPerAddress, logger: logger)
     }
 }

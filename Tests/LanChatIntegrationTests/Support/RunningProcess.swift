@@ -8,6 +8,8 @@ final class RunningProcess: Sendable {
     private let stderr = NIOLockedValueBox<String>("")
     /// The write end of the process's standard input, when it reads from the test (`typing`).
     private let input: FileHandle?
+    /// Output pipes not yet read to their end.
+    private let unfinishedPipes = NIOLockedValueBox(2)
 
     /// Starts `command` (a product name such as `lanchat`) from the folder that holds the test binaries.
     /// With `typing`, its standard input is a pipe the test writes with `type(_:)`; else it reads nothing.
@@ -21,6 +23,8 @@ final class RunningProcess: Sendable {
         process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // A write to the input of a process that has exited then fails instead of killing the test run.
+        if typing { Glibc.signal(SIGPIPE, SIG_IGN) }
         let inPipe = typing ? Pipe() : nil
         process.standardInput = inPipe ?? FileHandle.nullDevice
         input = inPipe?.fileHandleForWriting
@@ -34,17 +38,19 @@ final class RunningProcess: Sendable {
         // Linux (swift-corelibs-libdispatch#949; it did so in this suite).
         for (pipe, box) in [(outPipe, stdout), (errPipe, stderr)] {
             let reading = pipe.fileHandleForReading
+            let unfinishedPipes = unfinishedPipes
             Thread.detachNewThread {
                 while case let data = reading.availableData, !data.isEmpty {
                     box.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
                 }
+                unfinishedPipes.withLockedValue { $0 -= 1 }
             }
         }
     }
 
     /// Writes `line` and a line break to the process's standard input (started with `typing`).
     func type(_ line: String) {
-        input?.write(Data((line + "\n").utf8))
+        try? input?.write(contentsOf: Data((line + "\n").utf8))
     }
 
     var output: String { stdout.withLockedValue { $0 } }
@@ -69,7 +75,9 @@ final class RunningProcess: Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         guard !process.isRunning else { throw ProcessWaitFailure(what: "exit", stdout: output, stderr: errorOutput) }
-        try await Task.sleep(for: .milliseconds(50)) // let the pipes drain
+        // Its output is complete once both pipes are read to their end (a child it started may hold them longer).
+        let drained = Date().addingTimeInterval(5)
+        while unfinishedPipes.withLockedValue({ $0 }) > 0, Date() < drained { try await Task.sleep(for: .milliseconds(5)) }
         return process.terminationStatus
     }
 

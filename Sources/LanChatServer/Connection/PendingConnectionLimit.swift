@@ -2,13 +2,13 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Caps the connections from one IP address whose Noise handshake has not finished. Each may wait for
-/// `handshakeTimeout`, so without a cap one host that opens connections and never finishes them would hold
-/// the server's descriptors and keep everyone else out. Finished handshakes do not count: a host may have any
-/// number of registered clients.
-final class HandshakeGate: Sendable {
+/// Caps the connections from one IP address that are not registered yet (in the Noise handshake, or before
+/// `welcome`). Without a cap one host that opens connections and never registers them would hold the
+/// server's descriptors and keep everyone else out. Registered connections do not count: a host may have any
+/// number of clients.
+final class PendingConnectionLimit: Sendable {
     private struct Address {
-        var unfinished = 0
+        var pending = 0
         /// Whether the operator was told this address hit the cap (once until its count falls back to zero).
         var warned = false
     }
@@ -18,7 +18,7 @@ final class HandshakeGate: Sendable {
     private let addresses = NIOLockedValueBox<[String: Address]>([:])
 
     init(limit: Int, logger: Logger) {
-        self.limit = limit
+        self.limit = max(1, limit)
         self.logger = logger
     }
 
@@ -28,32 +28,32 @@ final class HandshakeGate: Sendable {
         let warnNow: Bool? = addresses.withLockedValue { addresses in
             var address = addresses[ip, default: Address()]
             defer { addresses[ip] = address }
-            guard address.unfinished >= limit else {
-                address.unfinished += 1
+            guard address.pending >= limit else {
+                address.pending += 1
                 return nil
             }
             defer { address.warned = true }
             return !address.warned
         }
         if warnNow == true {
-            logger.warning("\(ip) has \(limit) connections with unfinished handshakes: refusing its new ones until some finish (--max-handshakes-per-address)")
+            logger.warning("\(ip) has \(limit) connections that are not registered yet: refusing its new ones until some register or close (--max-pending-per-address)")
         }
         return warnNow == nil
     }
 
-    /// Ends the count of a connection that `admit` let in: its handshake finished, or it closed before that.
+    /// Ends the count of a connection that `admit` let in: it registered, or it closed before that.
     func finished(_ peer: SocketAddress?) {
         guard let ip = peer?.ipAddress else { return }
         addresses.withLockedValue { addresses in
             guard var address = addresses[ip] else { return }
-            address.unfinished -= 1
-            addresses[ip] = address.unfinished > 0 ? address : nil
+            address.pending -= 1
+            addresses[ip] = address.pending > 0 ? address : nil
         }
     }
 
-    /// Connections from `ip` with unfinished handshakes.
-    func unfinished(from ip: String) -> Int {
-        addresses.withLockedValue { $0[ip]?.unfinished ?? 0 }
+    /// Connections from `ip` that are not registered yet.
+    func pending(from ip: String) -> Int {
+        addresses.withLockedValue { $0[ip]?.pending ?? 0 }
     }
 
     /// Thrown from the connection initializer to refuse a connection (the listener closes it).
