@@ -15,7 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var serverName: String
     /// Largest application frame accepted.
     public var maxFrameLength: Int
-    /// A connection that has not finished the Noise handshake by then is closed.
+    /// A connection that has not finished the Noise handshake by then is closed; one that has not registered
+    /// (`hello`, `welcome`) by then is closed at the next keep-alive sweep (within a second).
     public var handshakeTimeout: TimeAmount
     /// Connections from one IP address not registered yet (in the handshake or before `welcome`); further
     /// ones are closed at once.

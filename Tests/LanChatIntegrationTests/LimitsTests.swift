@@ -490,6 +490,28 @@ struct LimitsTests {
         await server.stop()
     }
 
+    @Test("a connection that finishes the handshake but never says hello is closed after about handshakeTimeout, answering pings or not; one that registers stays")
+    func registrationDeadline() async throws {
+        let server = try await TestServer.start(configure: { $0.handshakeTimeout = .seconds(1) })
+        let connecting = ContinuousClock.now
+        let mute = try await RawClient(port: server.server.port)
+        try await mute.waitForHandshake()
+        let registered = try await RawClient(port: server.server.port)
+        try await registered.register(as: "prompt")
+        // Pings are answered, so only the missing hello can end it.
+        try await mute.send(.ping(7))
+        try await mute.waitForClose(timeout: 5)
+        let closedAfter = ContinuousClock.now - connecting
+        #expect(closedAfter >= .seconds(1), "closed after only \(closedAfter)")
+        #expect(closedAfter < .seconds(3), "closed only after \(closedAfter)")
+        #expect(server.server.pendingConnections(from: "127.0.0.1") == 0)
+        try await Task.sleep(for: .seconds(1))
+        try await registered.send(.listUsers(requestID: 1))
+        try await registered.waitFor("the user list") { if case .userList = $0 { true } else { false } }
+        await registered.close()
+        await server.stop()
+    }
+
     // MARK: Idle ping
 
     @Test("with pingInterval = 300 ms a client that never answers pings is closed after about two intervals, and a real client stays connected")

@@ -38,6 +38,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     private var awaitingPong = false
     /// Whether a frame arrived since the last sweep, and for how long none has.
     private var readSinceSweep = false
+    /// Sweeps seen while not registered, up to 65,535 (it fits beside the two flags, costing no memory).
+    private var pendingSweeps: UInt16 = 0
     private var silentNanoseconds: Int64 = 0
     /// The registration to undo when the connection ends, whatever state it ends in.
     private var session: ClientSession?
@@ -135,7 +137,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// Called by the loop's sweeper every `sweeper.interval`: closes a connection whose outbound buffer stayed full
+    /// Called by the loop's sweeper every `sweeper.interval`: closes a connection that did not register within
+    /// `handshakeTimeout`, and one whose outbound buffer stayed full
     /// for `slowReaderTimeout`, lets the Noise handler free the cipher contexts and last write's storage of a
     /// connection that carried nothing since the last sweep, drops resolved recipients that are out of date (or
     /// unused), pings a peer silent for the ping interval, and closes one that stayed silent for another interval
@@ -143,6 +146,16 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     /// Returns whether a frame arrived since the last sweep.
     func sweep() -> Bool {
         guard let context, context.channel.isActive else { return false }
+        if state.isPending {
+            pendingSweeps = min(pendingSweeps, .max - 1) + 1
+            // Past the Noise handshake, whose own timer ends it, only a missing `hello` keeps a connection here.
+            if Int64(pendingSweeps - 1) * sweeper.interval.nanoseconds >= configuration.handshakeTimeout.nanoseconds {
+                log.info("closing a connection that did not register within \(configuration.handshakeTimeout.nanoseconds / 1_000_000_000) s")
+                state = .closing
+                context.close(promise: nil)
+                return false
+            }
+        }
         if !outbound.isWritable, case let unwritableFor = NIODeadline.now() - unwritableSince, unwritableFor >= configuration.slowReaderTimeout {
             log.warning("disconnecting a client that does not read: its outbound buffer stayed full for \((Double(unwritableFor.nanoseconds) / 1e8).rounded() / 10) s (the limit is \(Double(configuration.slowReaderTimeout.nanoseconds) / 1e9) s)")
             state = .closing
