@@ -95,6 +95,7 @@ struct DurabilityTests {
 
         await server.stop()
         try await waitUntil("reconnecting") { events.withLockedValue { $0.contains { if case .reconnecting = $0 { true } else { false } } } }
+        #expect(events.withLockedValue { $0.contains(.chat(.notice("the server is shutting down"))) }, "the server's farewell is shown")
         #expect(try await connection.send("written while the server was down", to: "bob") == .queued)
         await #expect(throws: ClientError.messageToYourself("alice")) { try await connection.send("note to self", to: "alice") }
         #expect(try aliceStore.outbox().map(\.text) == ["written while the server was down"])
@@ -126,6 +127,7 @@ struct DurabilityTests {
 
         try await waitUntil("the older chat to stop") { olderEvents.count { if case .stopped = $0 { true } else { false } } == 1 }
         #expect(olderEvents.all.last == .stopped(reason: ClientError.replaced("bob connected again from elsewhere").description))
+        #expect(olderEvents.count { if case .chat(.notice) = $0 { true } else if case .chat(.disconnected) = $0 { true } else { false } } == 0, "said more than once")
         // Long enough for several rounds of reconnecting, had the older chat come back.
         try await Task.sleep(for: .milliseconds(500))
         #expect(olderEvents.count { if case .connected = $0 { true } else { false } } == 1)

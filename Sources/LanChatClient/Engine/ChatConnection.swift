@@ -113,7 +113,12 @@ public actor ChatConnection {
                 sink.yield(.connected(server: client.serverName))
                 await flushOutbox(via: client)
                 for await event in client.events {
-                    sink.yield(.chat(event))
+                    switch event {
+                    case .notice where client.replaced != nil, .disconnected where client.replaced != nil:
+                        continue // said once, as the reason this chat stops
+                    default:
+                        sink.yield(.chat(event))
+                    }
                 }
                 self.client = nil
                 // Reconnecting would replace the newer connection in turn, and the two would take turns forever.
