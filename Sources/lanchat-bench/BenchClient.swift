@@ -110,7 +110,7 @@ private final class BenchReceiver: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is NoiseHandshakeCompleted {
-            let hello = Frame.hello(Hello(name: name, clientVersion: "lanchat-bench", wantsPresence: false)).encoded(allocator: context.channel.allocator)
+            let hello = Frame.hello(Hello(name: name, clientVersion: "lanchat-bench", wantsPresence: false, acknowledgesLive: true)).encoded(allocator: context.channel.allocator)
             context.writeAndFlush(NIOAny(hello), promise: nil)
         }
     }
@@ -125,13 +125,31 @@ private final class BenchReceiver: ChannelInboundHandler {
         do {
             while var frame = try frames.nextBody() {
                 if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == Frame.Kind.deliver.rawValue {
-                    if let me { target?.delivered(frame, to: me) }
+                    if let me {
+                        target?.delivered(frame, to: me)
+                        Self.acknowledgeIfLiveDirect(frame, via: me.outbound.value)
+                    }
                 } else {
                     handle(try Frame(decoding: &frame), target: target, context: context)
                 }
             }
         } catch {
             errorCaught(context: context, error: error)
+        }
+    }
+
+    /// Queues the `deliveryAck` that a real client sends for a live direct delivery once it has kept it (the relay
+    /// holds those until then); `channelReadComplete` flushes it with the rest of this read's answers.
+    private static func acknowledgeIfLiveDirect(_ frame: ByteBuffer, via outbound: any OutboundQueue) {
+        // type, flags, header length, then the header: version, kind (1: direct), message id.
+        let start = frame.readerIndex, idStart = start + 4 + EnvelopeRoutingFields.messageIDRange.lowerBound
+        guard frame.getInteger(at: start + 1, as: UInt8.self) == 0, frame.getInteger(at: start + 5, as: UInt8.self) == 1,
+              let high = frame.getInteger(at: idStart, as: UInt64.self), let low = frame.getInteger(at: idStart + 8, as: UInt64.self) else { return }
+        outbound.enqueue { out in
+            out.writeInteger(UInt32(17))
+            out.writeInteger(Frame.Kind.deliveryAck.rawValue)
+            out.writeInteger(high)
+            out.writeInteger(low)
         }
     }
 

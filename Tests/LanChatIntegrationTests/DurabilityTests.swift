@@ -1,6 +1,8 @@
 import Foundation
 import LanChatClient
 import LanChatCrypto
+import LanChatProtocol
+import LanChatServer
 import NIOConcurrencyHelpers
 import Testing
 
@@ -73,6 +75,93 @@ struct DurabilityTests {
         await bobAgain.close()
         server.process.signal(SIGTERM)
         _ = try await server.process.waitForExit()
+    }
+
+    @Test("a direct message that reached a connection which then died unnoticed (a laptop gone to sleep) arrives, once, when its client is back")
+    func messageToASleepingLaptop() async throws {
+        // Pings every second: the relay notices the dead link after one to two seconds, long after the message.
+        let server = try await TestServer.start(configure: { $0.pingInterval = .seconds(1) })
+        let database = try ServerDatabase(dataDirectory: server.folder.path + "/server")
+        let proxy = try await RecordingProxy(forwardingTo: server.server.port)
+        let bobIdentity = try makeIdentity("bob"), bobStore = try ClientStore.inMemory()
+        let bob = try await ChatClient.connect(to: ServerAddress(host: "127.0.0.1", port: proxy.port), as: bobIdentity, store: bobStore)
+        let bobLog = EventLog(bob)
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        try await waitUntil("alice to see bob") { alice.peers.contains { $0.name == "bob" } }
+        try await alice.sendPrivate("before the lid closed", to: "bob")
+        try await bobLog.waitForMessage("before the lid closed")
+
+        proxy.goDark()
+        let receipt = try await alice.sendPrivate("while your laptop sleeps", to: "bob")
+        #expect(receipt.delivered == 1, "the relay wrote it to bob's connection, which it still believed alive: \(receipt)")
+        try await waitUntil("the relay to drop bob's dead connection") { server.server.onlineCount == 1 }
+        // Stored: it, and the first one too if bob's acknowledgement of it was still on its way when the link died.
+        try await limitsWait("the unacknowledged message to be stored") { try await database.queuedCount(for: "bob") >= 1 }
+        await bob.close()
+
+        let bobAgain = try await ChatClient.connect(to: server.address, as: bobIdentity, store: bobStore)
+        let againLog = EventLog(bobAgain)
+        try await againLog.waitForMessage("while your laptop sleeps")
+        try await limitsWait("bob's acknowledgement to empty his queue") { try await database.queuedCount(for: "bob") == 0 }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(againLog.messages.map(\.text) == ["while your laptop sleeps"], "the one shown before is not shown again")
+        #expect(try bobStore.history(with: "alice").map(\.text) == ["before the lid closed", "while your laptop sleeps"])
+        await bobAgain.close()
+        await alice.close()
+        try await proxy.close()
+        await server.stop()
+    }
+
+    @Test("the relay holds live direct deliveries only for clients that acknowledge them, until acknowledged; a newer connection gets the rest at once")
+    func liveDeliveriesHeldUntilAcknowledged() async throws {
+        let server = try await TestServer.start()
+        let database = try ServerDatabase(dataDirectory: server.folder.path + "/server")
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        let bobKey = try PrivateKey()
+        func directTo(_ client: RawClient, _ text: String) async throws -> Deliver {
+            try await alice.sendPrivate(text, to: "bob")
+            let frame = try await client.waitFor("'\(text)'") { if case let .deliver(deliver) = $0 { !deliver.stored && deliver.body.readableBytes > 0 && client.frames.count > 0 } else { false } }
+            guard case let .deliver(deliver) = frame else { fatalError("unreachable") }
+            return deliver
+        }
+
+        // Without the hello flag nothing is held: an unanswered delivery is gone with the connection.
+        let quiet = try await RawClient(port: server.server.port, key: bobKey)
+        try await quiet.register(as: "bob")
+        _ = try await directTo(quiet, "to a client that never acknowledges")
+        await quiet.close()
+        try await waitUntil("bob to be gone") { server.server.onlineCount == 1 }
+        #expect(try await database.queuedCount(for: "bob") == 0)
+
+        // With it, an acknowledged delivery is let go and an unacknowledged one is handed to bob's newer connection.
+        let first = try await RawClient(port: server.server.port, key: bobKey)
+        try await first.register(as: "bob", acknowledgesLive: true)
+        let acknowledged = try await directTo(first, "acknowledged")
+        try await first.send(.deliveryAck(DeliveryAck(messageID: Self.messageID(of: acknowledged))))
+        let unanswered = try await alice.sendPrivate("left unanswered", to: "bob")
+        #expect(unanswered.delivered == 1)
+        try await first.waitFor("the second delivery") { if case let .deliver(deliver) = $0 { Self.messageID(of: deliver) != Self.messageID(of: acknowledged) } else { false } }
+        let second = try await RawClient(port: server.server.port, key: bobKey)
+        try await second.register(as: "bob", acknowledgesLive: true)
+        try await first.waitForClose()
+        let pushed = try await second.waitFor("the unanswered delivery, stored") { if case let .deliver(deliver) = $0 { deliver.stored } else { false } }
+        guard case let .deliver(stored) = pushed else { fatalError("unreachable") }
+        #expect(Self.messageID(of: stored).count == 16 && Self.messageID(of: stored) != Self.messageID(of: acknowledged))
+        try await limitsWait("one stored delivery") { try await database.queuedCount(for: "bob") == 1 }
+        try await second.send(.deliveryAck(DeliveryAck(messageID: Self.messageID(of: stored))))
+        try await limitsWait("the stored delivery to be acknowledged") { try await database.queuedCount(for: "bob") == 0 }
+        // The pushed copy, and perhaps the same one read from the store at registration: never the acknowledged one.
+        let delivered = second.frames.compactMap { if case let .deliver(deliver) = $0 { deliver } else { nil } }
+        #expect(Set(delivered.map(Self.messageID(of:))) == [Self.messageID(of: stored)] && delivered.allSatisfy(\.stored), "\(second.frames)")
+
+        await second.close()
+        await alice.close()
+        await server.stop()
+    }
+
+    private static func messageID(of deliver: Deliver) -> [UInt8] {
+        let range = EnvelopeRoutingFields.messageIDRange
+        return deliver.header.getBytes(at: deliver.header.readerIndex + range.lowerBound, length: range.count) ?? []
     }
 
     @Test("the chat connection keeps messages in the outbox while the server is down and sends them when it is back")

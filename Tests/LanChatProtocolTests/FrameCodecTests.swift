@@ -23,6 +23,8 @@ struct FrameCodecTests {
         #expect(quiet.getInteger(at: quiet.writerIndex - 1, as: UInt8.self) == 0)
         let sender = Frame.hello(Hello(name: "alice", clientVersion: "lanchat 0.1.0", sendsOnly: true)).encoded()
         #expect(sender.getInteger(at: sender.writerIndex - 1, as: UInt8.self) == 0x03)
+        let acknowledging = Frame.hello(Hello(name: "alice", clientVersion: "lanchat 0.1.0", acknowledgesLive: true)).encoded()
+        #expect(acknowledging.getInteger(at: acknowledging.writerIndex - 1, as: UInt8.self) == 0x05)
     }
 
     @Test("an error code this side does not know decodes as .unknown")
@@ -139,7 +141,7 @@ struct MalformedInput: Sendable, CustomTestStringConvertible {
             error: .malformedFrame("unknown bits in deliver flags")
         ),
         MalformedInput(label: "reserved hello flag bits", wire: hello(flags: 0x81), error: .malformedFrame("unknown bits in hello flags")),
-        MalformedInput(label: "hello flag bit 2", wire: hello(flags: 0x07), error: .malformedFrame("unknown bits in hello flags")),
+        MalformedInput(label: "hello flag bit 3", wire: hello(flags: 0x0F), error: .malformedFrame("unknown bits in hello flags")),
         MalformedInput(
             label: "truncated integer",
             wire: FrameSamples.rawFrame(type: Frame.Kind.ping.rawValue) { $0.writeInteger(UInt32(1)) },

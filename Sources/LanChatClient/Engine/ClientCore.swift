@@ -105,7 +105,7 @@ final class ClientCore: Sendable {
             $0.serverKey = serverKey
             $0.channel = channel
         }
-        let hello = Frame.hello(Hello(name: identity.name.value, clientVersion: ClientVersion.string, sendsOnly: sendsOnly))
+        let hello = Frame.hello(Hello(name: identity.name.value, clientVersion: ClientVersion.string, sendsOnly: sendsOnly, acknowledgesLive: !sendsOnly))
         channel.writeAndFlush(hello.encoded(allocator: channel.allocator), promise: nil)
     }
 
@@ -202,7 +202,8 @@ final class ClientCore: Sendable {
         case rejectedForGood(String)
     }
 
-    /// Opens, checks and saves a delivery, reports it, and acknowledges a stored one once it is saved here.
+    /// Opens, checks and saves a delivery, reports it, and acknowledges a stored one, or a live direct one (the
+    /// server holds those for this client, `Hello.acknowledgesLive`), once it is done with it here.
     private func receive(_ deliver: Deliver, channel: any Channel) {
         let arrival = open(deliver)
         var saved = true
@@ -220,9 +221,14 @@ final class ClientCore: Sendable {
             eventSink.yield(.rejected(reason: reason))
         }
         let idRange = EnvelopeRoutingFields.messageIDRange
-        if deliver.stored, saved, let messageID = deliver.header.getBytes(at: deliver.header.readerIndex + idRange.lowerBound, length: idRange.count) {
+        if saved, deliver.stored || Self.isDirect(deliver), let messageID = deliver.header.getBytes(at: deliver.header.readerIndex + idRange.lowerBound, length: idRange.count) {
             channel.writeAndFlush(Frame.deliveryAck(DeliveryAck(messageID: messageID)).encoded(allocator: channel.allocator), promise: nil)
         }
+    }
+
+    /// Whether the envelope's header says it is a direct message, as the server reads it.
+    private static func isDirect(_ deliver: Deliver) -> Bool {
+        deliver.header.withUnsafeReadableBytes { (try? EnvelopeRoutingFields(parsing: $0))?.isDirect ?? false }
     }
 
     /// The key of a directory entry from the server, or nil for an entry no honest server sends: a key that is

@@ -11,10 +11,11 @@ extension Frame {
             let version: UInt16 = try frame.readWireInteger("protocol version")
             let name = try frame.readString8("name")
             let clientVersion = try frame.readString8("client version")
-            let flags = try frame.readFlags("hello flags", defined: Hello.presenceFlag | Hello.sendsOnlyFlag)
+            let flags = try frame.readFlags("hello flags", defined: Hello.presenceFlag | Hello.sendsOnlyFlag | Hello.acknowledgesLiveFlag)
             self = .hello(Hello(
                 protocolVersion: version, name: name, clientVersion: clientVersion,
-                wantsPresence: flags & Hello.presenceFlag != 0, sendsOnly: flags & Hello.sendsOnlyFlag != 0
+                wantsPresence: flags & Hello.presenceFlag != 0, sendsOnly: flags & Hello.sendsOnlyFlag != 0,
+                acknowledgesLive: flags & Hello.acknowledgesLiveFlag != 0
             ))
         case .welcome:
             let version: UInt16 = try frame.readWireInteger("protocol version")

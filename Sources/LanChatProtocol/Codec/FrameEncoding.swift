@@ -21,7 +21,10 @@ extension Frame {
             buffer.writeInteger(hello.protocolVersion)
             buffer.writeString8(hello.name)
             buffer.writeString8(hello.clientVersion)
-            buffer.writeInteger((hello.wantsPresence ? Hello.presenceFlag : 0) | (hello.sendsOnly ? Hello.sendsOnlyFlag : 0))
+            buffer.writeInteger(
+                (hello.wantsPresence ? Hello.presenceFlag : 0) | (hello.sendsOnly ? Hello.sendsOnlyFlag : 0)
+                    | (hello.acknowledgesLive ? Hello.acknowledgesLiveFlag : 0)
+            )
         case let .welcome(welcome):
             buffer.writeInteger(welcome.protocolVersion)
             buffer.writeString8(welcome.serverName)

@@ -71,18 +71,27 @@ public struct Hello: Equatable, Sendable {
     /// Whether the connection only sends (a `send` command beside the user's running chat or bot): it gets no
     /// deliveries, stored or live, and it neither replaces the user's receiving connection nor is replaced by it.
     public var sendsOnly: Bool
+    /// Whether the client answers a live direct delivery with `deliveryAck` too, once it has kept it: the server
+    /// then holds each one until that answer, and stores those unanswered when the connection ends (a laptop
+    /// that went to sleep loses nothing that reached its dead connection).
+    public var acknowledgesLive: Bool
 
-    public init(protocolVersion: UInt16 = ProtocolLimits.protocolVersion, name: String, clientVersion: String, wantsPresence: Bool = true, sendsOnly: Bool = false) {
+    public init(
+        protocolVersion: UInt16 = ProtocolLimits.protocolVersion, name: String, clientVersion: String, wantsPresence: Bool = true,
+        sendsOnly: Bool = false, acknowledgesLive: Bool = false
+    ) {
         self.protocolVersion = protocolVersion
         self.name = name
         self.clientVersion = clientVersion
         self.wantsPresence = wantsPresence
         self.sendsOnly = sendsOnly
+        self.acknowledgesLive = acknowledgesLive
     }
 
     /// The bits of the flags byte.
     static let presenceFlag: UInt8 = 0x01
     static let sendsOnlyFlag: UInt8 = 0x02
+    static let acknowledgesLiveFlag: UInt8 = 0x04
 }
 
 /// Server → client, answer to a successful `hello`.

@@ -114,6 +114,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         if let session, relay.unregister(session) {
             relay.announce(.left, of: session, from: context.eventLoop)
         }
+        if let session { storeUnacknowledged(for: session) }
         state = .closing
         log.info("disconnected")
         context.fireChannelInactive()
@@ -222,6 +223,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
                 // goes through `handle`.
                 if case let .registered(session) = state, body.getInteger(at: body.readerIndex, as: UInt8.self) == Frame.Kind.send.rawValue {
                     receive(try SendView(decoding: body), from: session, at: now, context: context)
+                } else if let held = outbound.unacknowledged, let id = UnacknowledgedDeliveries.MessageID(deliveryAck: body), held.acknowledge(id) {
+                    // The answer to a held live delivery, the frame after every direct message: read in place too.
                 } else {
                     handle(try Frame(decoding: &body), context: context)
                 }
@@ -323,6 +326,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             write(.welcome(Welcome(serverName: configuration.serverName, serverVersion: ServerVersion.string, online: hello.wantsPresence ? relay.everyone().map(\.entry) : [])), context: context)
             releaseIdleMemoryNow() // most connections go quiet after registering
             guard !hello.sendsOnly else { return }
+            if hello.acknowledgesLive { outbound.holdLiveDeliveries(limit: configuration.maxQueuedPerRecipient) }
             if replaced == nil { relay.announce(.joined, of: session, from: context.eventLoop) }
             deliverStored(to: session, context: context)
         }
@@ -348,6 +352,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     }
 
     private func acknowledge(_ ack: DeliveryAck, from session: ClientSession) {
+        if let held = outbound.unacknowledged, held.acknowledge(.init(ack.messageID)) { return }
         let database = database, log = log
         Task {
             do {
@@ -504,6 +509,27 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             case let .failure(error):
                 handler.log.error("cannot store a message: \(error)")
                 handler.write(.error(ErrorFrame(requestID: send.requestID, code: .internalError, reason: "the server could not store the message; try again")), context: context)
+            }
+        }
+    }
+
+    /// Stores the live direct deliveries the client never acknowledged (its connection died with them unread, or
+    /// it could not save them), so that it gets them when it is back, and pushes them at once to a newer connection
+    /// of the user's if one is there already.
+    private func storeUnacknowledged(for session: ClientSession) {
+        guard let held = outbound.unacknowledged?.takeAll(for: session.name), !held.isEmpty else { return }
+        let frames = held.map(\.frame), deliveries = held.map(\.delivery)
+        let database = database, maxQueued = configuration.maxQueuedPerRecipient, relay = relay, log = log, loop = outbound.loop
+        let promise = loop.makePromise(of: ServerDatabase.StoreOutcome.self)
+        promise.completeWithTask { try await database.store(deliveries, maxQueued: maxQueued) }
+        promise.futureResult.whenComplete { result in
+            switch result {
+            case let .success(outcome):
+                log.info("kept \(outcome.stored.count) unacknowledged message(s) for \(session.name) to deliver again\(outcome.full.isEmpty ? "" : "; \(outcome.full.count) did not fit in the queue")")
+                guard let newer = relay.sessions(named: [session.name]).first ?? nil, newer !== session, newer.channel.isWritable else { return }
+                relay.write(frames.prefix(outcome.stored.count).map { (newer, $0) }, from: loop)
+            case let .failure(error):
+                log.error("cannot store \(deliveries.count) unacknowledged message(s) for \(session.name): \(error)")
             }
         }
     }

@@ -13,6 +13,11 @@ final class SessionOutbound: LoopBound {
     /// The channel's writability, kept here by the connection handler: routing reads it for every recipient,
     /// and this object is touched anyway while the channel's own state would be one more cache miss.
     var isWritable = true
+    /// Most live direct deliveries held for the client (`holdLiveDeliveries`); 0 while it does not acknowledge them.
+    private var holdLimit: Int32 = 0
+    /// Live direct deliveries awaiting the client's `deliveryAck`; made for the first, freed once none is held
+    /// (at the next sweep), so that an idle connection carries none.
+    private(set) var unacknowledged: UnacknowledgedDeliveries?
 
     init(noise: any OutboundQueue, flusher: TickFlusher) {
         self.noise = noise
@@ -41,10 +46,20 @@ final class SessionOutbound: LoopBound {
         flusher.flushSoon(self)
     }
 
+    /// From now on holds each live direct delivery (up to `limit`) until the client acknowledges it.
+    func holdLiveDeliveries(limit: Int) {
+        holdLimit = Int32(clamping: max(1, limit))
+    }
+
     /// Encodes the `deliver` frame of a direct message, `send` with its one wrap, straight into the output buffer;
     /// `observer` is handed a receipt (the request id and the `send` frame) with whether the write carrying it
-    /// reached the socket.
+    /// reached the socket. Held until acknowledged when the client acknowledges live deliveries.
     func deliver(_ send: SendView, observer: any WriteObserver) {
+        if holdLimit > 0 {
+            let held = unacknowledged ?? UnacknowledgedDeliveries(limit: Int(holdLimit))
+            unacknowledged = held
+            held.hold(send)
+        }
         send.withUnsafeBytes { frame in
             noise.enqueue { out in
                 Deliver.encodeFrame(
@@ -57,9 +72,11 @@ final class SessionOutbound: LoopBound {
         flusher.flushSoon(self)
     }
 
-    /// Frees what the connection need not keep while it carries nothing (see `OutboundQueue.releaseIdleResources`).
+    /// Frees what the connection need not keep while it carries nothing (see `OutboundQueue.releaseIdleResources`),
+    /// and the list of held deliveries once it is empty.
     func releaseIdleResources(immediately: Bool) {
         noise.releaseIdleResources(immediately: immediately)
+        if unacknowledged?.isEmpty == true { unacknowledged = nil }
     }
 
     /// Sends everything queued (called by the flusher).

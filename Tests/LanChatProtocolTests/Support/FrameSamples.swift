@@ -21,6 +21,7 @@ enum FrameSamples {
         .hello(Hello(name: "bot", clientVersion: "a script", wantsPresence: false)),
         .hello(Hello(name: "bot", clientVersion: "a script", wantsPresence: false, sendsOnly: true)),
         .hello(Hello(name: "alice", clientVersion: "lanchat send", sendsOnly: true)),
+        .hello(Hello(name: "alice", clientVersion: "lanchat chat", acknowledgesLive: true)),
         .hello(Hello(protocolVersion: 0xBEEF, name: longestName, clientVersion: "")),
         .hello(Hello(name: "zoë-🦊", clientVersion: longestName)),
         .welcome(Welcome(serverName: "hub", serverVersion: "1.0", online: [])),

@@ -1,0 +1,76 @@
+import LanChatCrypto
+import LanChatProtocol
+@testable import LanChatServer
+import NIOCore
+import Testing
+
+@Suite("Live direct deliveries held until acknowledged")
+struct UnacknowledgedDeliveriesTests {
+    private let alice: PrivateKey
+    private let bob: PrivateKey
+
+    init() throws {
+        alice = try PrivateKey()
+        bob = try PrivateKey()
+    }
+
+    /// A direct message from alice to bob as the relay reads its `send` frame, and its message id.
+    private func direct(_ text: String) throws -> (send: SendView, id: [UInt8]) {
+        let envelope = try EnvelopeSealer(senderName: "alice", identity: alice).seal(
+            MessageBytes.text(text), kind: .direct(recipient: "bob"), to: [EnvelopeRecipient(name: "bob", publicKey: bob.publicKey)]
+        )
+        var wire = Frame.send(Send(requestID: 1, header: ByteBuffer(bytes: envelope.header), body: ByteBuffer(bytes: envelope.body), wraps: envelope.wraps.map {
+            Send.Wrap(recipient: $0.recipient, wrap: ByteBuffer(bytes: $0.wrap))
+        })).encoded()
+        wire.moveReaderIndex(forwardBy: 4)
+        return (try SendView(decoding: wire), Array(envelope.header[EnvelopeRoutingFields.messageIDRange]))
+    }
+
+    @Test("acknowledged ones, in order or not, are let go; the rest come back as stored deliver frames, oldest first, that bob can open")
+    func heldAndTaken() throws {
+        let held = UnacknowledgedDeliveries(limit: 100)
+        let messages = try (1...5).map { try direct("note \($0)") }
+        for message in messages { held.hold(message.send) }
+        #expect(held.acknowledge(.init(messages[0].id)))
+        #expect(held.acknowledge(.init(messages[2].id)), "out of order")
+        #expect(!held.acknowledge(.init(messages[2].id)), "twice")
+        #expect(held.acknowledge(.init(messages[1].id)))
+        #expect(!held.acknowledge(.init(try direct("never held").id)))
+        #expect(!held.isEmpty)
+
+        let taken = held.takeAll(for: "bob")
+        #expect(held.isEmpty)
+        #expect(taken.map(\.delivery.messageID) == [messages[3].id, messages[4].id])
+        #expect(taken.allSatisfy { $0.delivery.recipient == "bob" && $0.delivery.sender == "alice" && $0.delivery.delivery == Array($0.frame.readableBytesView) })
+        let opener = EnvelopeOpener(recipientName: "bob", identity: bob)
+        for (index, entry) in taken.enumerated() {
+            var frame = entry.frame
+            frame.moveReaderIndex(forwardBy: 4)
+            guard case let .deliver(deliver) = try Frame(decoding: &frame) else { Issue.record("not a deliver frame"); continue }
+            #expect(deliver.stored)
+            let opened = try opener.open(header: Array(deliver.header.readableBytesView), body: Array(deliver.body.readableBytesView), wrap: Array(deliver.wrap.readableBytesView))
+            #expect(opened.plaintext == MessageBytes.text("note \(index + 4)"))
+        }
+    }
+
+    @Test("all acknowledged in order leaves nothing; past the limit nothing more is held")
+    func emptyingAndLimit() throws {
+        let held = UnacknowledgedDeliveries(limit: 2)
+        let messages = try (1...3).map { try direct("m\($0)") }
+        for message in messages { held.hold(message.send) }
+        #expect(!held.acknowledge(.init(messages[2].id)), "the third was over the limit")
+        #expect(held.acknowledge(.init(messages[0].id)) && held.acknowledge(.init(messages[1].id)))
+        #expect(held.isEmpty && held.takeAll(for: "bob").isEmpty)
+        held.hold(messages[2].send)
+        #expect(held.takeAll(for: "bob").map(\.delivery.messageID) == [messages[2].id])
+    }
+
+    @Test("a deliveryAck frame's id is read in place, and only from a well-formed one")
+    func deliveryAckInPlace() throws {
+        let id = try direct("x").id
+        var frame = Frame.deliveryAck(DeliveryAck(messageID: id)).encoded()
+        frame.moveReaderIndex(forwardBy: 4)
+        #expect(UnacknowledgedDeliveries.MessageID(deliveryAck: frame) == .init(id))
+        #expect(UnacknowledgedDeliveries.MessageID(deliveryAck: frame.getSlice(at: frame.readerIndex, length: 16)!) == nil)
+    }
+}
