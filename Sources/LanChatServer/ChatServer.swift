@@ -14,6 +14,7 @@ public final class ChatServer: Sendable {
     private let listener: any Channel
     private let relay: Relay
     private let pending: PendingConnectionLimit
+    private let backgroundWrites: BackgroundWrites
     private let logger: Logger
     private let expirySweep: RepeatedTask
 
@@ -30,6 +31,7 @@ public final class ChatServer: Sendable {
         self.listener = listener
         self.relay = services.relay
         self.pending = services.pending
+        self.backgroundWrites = services.backgroundWrites
         self.logger = services.logger
         let configuration = services.configuration
         let loop = group.next()
@@ -123,6 +125,7 @@ public final class ChatServer: Sendable {
                 }
             }
         }
+        await backgroundWrites.waitForAll()
         try? await group.shutdownGracefully()
         logger.info("server stopped")
     }

@@ -112,6 +112,29 @@ struct DurabilityTests {
         await server.stop()
     }
 
+    @Test("a message held for a connection that died unnoticed survives the server's restart")
+    func heldMessageAcrossRestart() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(folder: folder)
+        let proxy = try await RecordingProxy(forwardingTo: server.port)
+        let bobIdentity = try makeIdentity("bob"), bobStore = try ClientStore.inMemory()
+        let bob = try await ChatClient.connect(to: ServerAddress(host: "127.0.0.1", port: proxy.port), as: bobIdentity, store: bobStore)
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        try await waitUntil("alice to see bob") { alice.peers.contains { $0.name == "bob" } }
+        proxy.goDark()
+        #expect(try await alice.sendPrivate("written just before the restart", to: "bob").delivered == 1)
+        await alice.close()
+        #expect(try await server.stop() == 0)
+        await bob.close()
+        try await proxy.close()
+
+        try await server.restart()
+        let bobAgain = try await ChatClient.connect(to: server.address, as: bobIdentity, store: bobStore)
+        try await EventLog(bobAgain).waitForMessage("written just before the restart")
+        await bobAgain.close()
+        try await server.stop()
+    }
+
     @Test("the relay holds live direct deliveries only for clients that acknowledge them, until acknowledged; a newer connection gets the rest at once")
     func liveDeliveriesHeldUntilAcknowledged() async throws {
         let server = try await TestServer.start()

@@ -521,7 +521,14 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         let frames = held.map(\.frame), deliveries = held.map(\.delivery)
         let database = database, maxQueued = configuration.maxQueuedPerRecipient, relay = relay, log = log, loop = outbound.loop
         let promise = loop.makePromise(of: ServerDatabase.StoreOutcome.self)
-        promise.completeWithTask { try await database.store(deliveries, maxQueued: maxQueued) }
+        // A stopping server waits for this write: the senders were told these messages were delivered.
+        services.backgroundWrites.run {
+            do {
+                promise.succeed(try await database.store(deliveries, maxQueued: maxQueued))
+            } catch {
+                promise.fail(error)
+            }
+        }
         promise.futureResult.whenComplete { result in
             switch result {
             case let .success(outcome):
