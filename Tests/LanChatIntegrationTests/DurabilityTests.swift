@@ -79,8 +79,8 @@ struct DurabilityTests {
 
     @Test("a direct message that reached a connection which then died unnoticed (a laptop gone to sleep) arrives, once, when its client is back")
     func messageToASleepingLaptop() async throws {
-        // Pings every second: the relay notices the dead link after one to two seconds, long after the message.
-        let server = try await TestServer.start(configure: { $0.pingInterval = .seconds(1) })
+        // Pings every two seconds: the relay notices the dead link after two to four, long after the message.
+        let server = try await TestServer.start(configure: { $0.pingInterval = .seconds(2) })
         let database = try ServerDatabase(dataDirectory: server.folder.path + "/server")
         let proxy = try await RecordingProxy(forwardingTo: server.server.port)
         let bobIdentity = try makeIdentity("bob"), bobStore = try ClientStore.inMemory()
@@ -154,6 +154,7 @@ struct DurabilityTests {
         _ = try await directTo(quiet, "to a client that never acknowledges")
         await quiet.close()
         try await waitUntil("bob to be gone") { server.server.onlineCount == 1 }
+        try await Task.sleep(for: .milliseconds(300)) // what is held is stored just after
         #expect(try await database.queuedCount(for: "bob") == 0)
 
         // With it, an acknowledged delivery is let go and an unacknowledged one is handed to bob's newer connection.
@@ -178,6 +179,28 @@ struct DurabilityTests {
         #expect(Set(delivered.map(Self.messageID(of:))) == [Self.messageID(of: stored)] && delivered.allSatisfy(\.stored), "\(second.frames)")
 
         await second.close()
+        await alice.close()
+        await server.stop()
+    }
+
+    @Test("past what the relay holds for a client that does not acknowledge, a direct message is stored instead of written unheld")
+    func pastTheHoldLimitStored() async throws {
+        let server = try await TestServer.start(configure: { $0.maxQueuedPerRecipient = 2 })
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        let bob = try await RawClient(port: server.server.port)
+        try await bob.register(as: "bob", acknowledgesLive: true)
+        try await waitUntil("alice to see bob") { alice.peers.contains { $0.name == "bob" } }
+        var receipts: [SendReceipt] = []
+        for index in 1...3 { receipts.append(try await alice.sendPrivate("unanswered \(index)", to: "bob")) }
+        #expect(receipts.map(\.delivered) == [1, 1, 0] && receipts.map(\.stored) == [0, 0, 1], "\(receipts)")
+        let third = try await bob.waitFor("the third, as a stored delivery") { if case let .deliver(deliver) = $0 { deliver.stored } else { false } }
+        guard case let .deliver(stored) = third else { fatalError("unreachable") }
+        let database = try ServerDatabase(dataDirectory: server.folder.path + "/server")
+        try await limitsWait("the third in the store") { try await database.queuedCount(for: "bob") == 1 }
+        try await bob.send(.deliveryAck(DeliveryAck(messageID: Self.messageID(of: stored))))
+        try await limitsWait("the third acknowledged") { try await database.queuedCount(for: "bob") == 0 }
+        await bob.close()
+        try await limitsWait("the two held ones stored when bob left") { try await database.queuedCount(for: "bob") == 2 }
         await alice.close()
         await server.stop()
     }

@@ -30,7 +30,7 @@ struct UnacknowledgedDeliveriesTests {
     func heldAndTaken() throws {
         let held = UnacknowledgedDeliveries(limit: 100)
         let messages = try (1...5).map { try direct("note \($0)") }
-        for message in messages { held.hold(message.send) }
+        for message in messages { #expect(held.hold(message.send)) }
         #expect(held.acknowledge(.init(messages[0].id)))
         #expect(held.acknowledge(.init(messages[2].id)), "out of order")
         #expect(!held.acknowledge(.init(messages[2].id)), "twice")
@@ -53,16 +53,41 @@ struct UnacknowledgedDeliveriesTests {
         }
     }
 
-    @Test("all acknowledged in order leaves nothing; past the limit nothing more is held")
-    func emptyingAndLimit() throws {
+    @Test("all acknowledged in order leaves nothing; past the count or the bytes nothing more is held, and acknowledgements make room")
+    func emptyingAndLimits() throws {
         let held = UnacknowledgedDeliveries(limit: 2)
         let messages = try (1...3).map { try direct("m\($0)") }
-        for message in messages { held.hold(message.send) }
-        #expect(!held.acknowledge(.init(messages[2].id)), "the third was over the limit")
-        #expect(held.acknowledge(.init(messages[0].id)) && held.acknowledge(.init(messages[1].id)))
+        #expect(held.hold(messages[0].send) && held.hold(messages[1].send))
+        #expect(!held.hold(messages[2].send), "over the count")
+        #expect(!held.acknowledge(.init(messages[2].id)))
+        #expect(held.acknowledge(.init(messages[1].id)), "out of order: makes room, though its bytes stay behind the first")
+        #expect(held.hold(messages[2].send))
+        #expect(held.acknowledge(.init(messages[0].id)) && held.acknowledge(.init(messages[2].id)))
         #expect(held.isEmpty && held.takeAll(for: "bob").isEmpty)
-        held.hold(messages[2].send)
-        #expect(held.takeAll(for: "bob").map(\.delivery.messageID) == [messages[2].id])
+
+        let probe = UnacknowledgedDeliveries(limit: 1)
+        #expect(probe.hold(messages[0].send))
+        let frameSize = try #require(probe.takeAll(for: "bob").first).frame.readableBytes
+        let small = UnacknowledgedDeliveries(limit: 100, byteLimit: frameSize)
+        #expect(small.hold(messages[0].send) && !small.hold(messages[1].send), "over the bytes")
+    }
+
+    @Test("with acknowledgements always one behind, or one message kept back for good, what is held stays small")
+    func boundedUnderSteadyTraffic() throws {
+        let messages = try (1...2000).map { try direct("steady \($0)") }
+        let lagging = UnacknowledgedDeliveries(limit: 10_000)
+        for (index, message) in messages.enumerated() {
+            #expect(lagging.hold(message.send))
+            if index > 0 { #expect(lagging.acknowledge(.init(messages[index - 1].id))) }
+        }
+        #expect(lagging.storageCapacity < 200_000, "\(lagging.storageCapacity) bytes for one held message")
+        #expect(lagging.takeAll(for: "bob").map(\.delivery.messageID) == [messages[1999].id])
+
+        let keptBack = UnacknowledgedDeliveries(limit: 10_000)
+        for message in messages { #expect(keptBack.hold(message.send)) }
+        for message in messages.dropFirst() { #expect(keptBack.acknowledge(.init(message.id))) }
+        #expect(keptBack.storageCapacity < 40_000, "\(keptBack.storageCapacity) bytes for one held message")
+        #expect(keptBack.takeAll(for: "bob").map(\.delivery.messageID) == [messages[0].id])
     }
 
     @Test("a deliveryAck frame's id is read in place, and only from a well-formed one")

@@ -532,7 +532,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         promise.futureResult.whenComplete { result in
             switch result {
             case let .success(outcome):
-                log.info("kept \(outcome.stored.count) unacknowledged message(s) for \(session.name) to deliver again\(outcome.full.isEmpty ? "" : "; \(outcome.full.count) did not fit in the queue")")
+                log.info("kept \(outcome.stored.count) unacknowledged message(s) for \(session.name) to deliver again")
+                if !outcome.full.isEmpty { log.warning("\(outcome.full.count) message(s) delivered to \(session.name)'s connection but never acknowledged did not fit in the queue and are lost") }
                 guard let newer = relay.sessions(named: [session.name]).first ?? nil, newer !== session, newer.channel.isWritable else { return }
                 relay.write(frames.prefix(outcome.stored.count).map { (newer, $0) }, from: loop)
             case let .failure(error):

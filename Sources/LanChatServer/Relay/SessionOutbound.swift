@@ -53,12 +53,17 @@ final class SessionOutbound: LoopBound {
 
     /// Encodes the `deliver` frame of a direct message, `send` with its one wrap, straight into the output buffer;
     /// `observer` is handed a receipt (the request id and the `send` frame) with whether the write carrying it
-    /// reached the socket. Held until acknowledged when the client acknowledges live deliveries.
+    /// reached the socket. Held until acknowledged when the client acknowledges live deliveries; one it cannot
+    /// hold (the client leaves too much unacknowledged) is not written, and the observer stores it.
     func deliver(_ send: SendView, observer: any WriteObserver) {
         if holdLimit > 0 {
             let held = unacknowledged ?? UnacknowledgedDeliveries(limit: Int(holdLimit))
             unacknowledged = held
-            held.hold(send)
+            guard held.hold(send) else {
+                // The client leaves too much unacknowledged to hold more: the message is stored instead.
+                observer.delivery(WriteReceipt(observer: observer, id: send.requestID, bytes: send.frame), wasWritten: false)
+                return
+            }
         }
         send.withUnsafeBytes { frame in
             noise.enqueue { out in

@@ -39,63 +39,108 @@ final class UnacknowledgedDeliveries {
     /// buffer: a copy, so that a held message does not keep the sender's whole read buffer alive, and no
     /// allocation per message.
     private var frames = ByteBuffer()
-    /// The held deliveries' ids, in the order of `frames`, and whether each was acknowledged out of order.
-    private var ids = CircularBuffer<(id: MessageID, acknowledged: Bool)>(initialCapacity: 4)
+    /// The deliveries in `frames`, in order: id, frame length, and whether it was acknowledged out of order
+    /// (its bytes stay until those before it go, or until `compact`).
+    private var entries = CircularBuffer<(id: MessageID, length: UInt32, acknowledged: Bool)>(initialCapacity: 4)
+    private var unacknowledgedCount = 0
+    private var unacknowledgedBytes = 0
+    private var acknowledgedBehind = 0
     private let limit: Int
+    private let byteLimit: Int
 
-    /// - Parameter limit: most deliveries held; a client that leaves more unacknowledged gets the rest unheld.
-    init(limit: Int) {
+    /// - Parameters:
+    ///   - limit: most deliveries held unacknowledged;
+    ///   - byteLimit: most bytes of them. Past either, `hold` refuses (the relay then stores the message).
+    init(limit: Int, byteLimit: Int = 8 << 20) {
         self.limit = max(1, limit)
+        self.byteLimit = byteLimit
     }
 
-    /// Holds a direct delivery, `send` with its one wrap, written to the connection.
-    func hold(_ send: SendView) {
-        guard ids.count < limit, let id = MessageID(of: send) else { return }
+    var isEmpty: Bool { entries.isEmpty }
+
+    /// Bytes of storage the held frames take.
+    var storageCapacity: Int { frames.capacity }
+
+    /// Holds a direct delivery, `send` with its one wrap, written to the connection; false, holding nothing, when
+    /// the client already leaves `limit` deliveries or `byteLimit` bytes unacknowledged.
+    func hold(_ send: SendView) -> Bool {
+        let size = send.header.count + send.body.count + send.recipients[0].wrap.count + 14
+        guard unacknowledgedCount < limit, unacknowledgedBytes + size <= byteLimit, let id = MessageID(of: send) else { return false }
+        let before = frames.writerIndex
         send.withUnsafeBytes { frame in
             Deliver.encodeFrame(
                 stored: true, header: UnsafeRawBufferPointer(rebasing: frame[send.header]), body: UnsafeRawBufferPointer(rebasing: frame[send.body]),
                 wrap: UnsafeRawBufferPointer(rebasing: frame[send.recipients[0].wrap]), into: &frames
             )
         }
-        ids.append((id, false))
+        let length = frames.writerIndex - before
+        entries.append((id, UInt32(length), false))
+        unacknowledgedCount += 1
+        unacknowledgedBytes += length
+        return true
     }
 
     /// Lets go of the delivery with `id`; false when none is held (a stored delivery's acknowledgement).
     func acknowledge(_ id: MessageID) -> Bool {
         // Acknowledgements come in order, unless the client keeps one back (a message it could not save yet).
-        if ids.first?.id != id {
-            guard let index = ids.firstIndex(where: { $0.id == id && !$0.acknowledged }) else { return false }
-            ids[index].acknowledged = true
+        if let first = entries.first, first.id == id, !first.acknowledged {
+            dropFirst()
+            while entries.first?.acknowledged == true {
+                acknowledgedBehind -= 1
+                dropFirst()
+            }
+        } else {
+            guard let index = entries.firstIndex(where: { $0.id == id && !$0.acknowledged }) else { return false }
+            entries[index].acknowledged = true
+            forget(Int(entries[index].length))
+            acknowledgedBehind += 1
+            if acknowledgedBehind >= 64, acknowledgedBehind > unacknowledgedCount { compact() }
             return true
         }
-        ids.removeFirst()
-        dropFirstFrame()
-        while ids.first?.acknowledged == true {
-            ids.removeFirst()
-            dropFirstFrame()
+        if entries.isEmpty {
+            frames.clear()
+        } else if frames.readerIndex >= 1 << 16, frames.readerIndex > frames.readableBytes {
+            frames.discardReadBytes() // what is left moves to the front, instead of the buffer growing on
         }
-        if ids.isEmpty { frames.clear() }
         return true
     }
 
-    var isEmpty: Bool { ids.isEmpty }
+    private func dropFirst() {
+        let first = entries.removeFirst()
+        frames.moveReaderIndex(forwardBy: Int(first.length))
+        if !first.acknowledged { forget(Int(first.length)) }
+    }
 
-    private func dropFirstFrame() {
-        let length = frames.getInteger(at: frames.readerIndex, as: UInt32.self) ?? 0
-        frames.moveReaderIndex(forwardBy: 4 + Int(length))
+    private func forget(_ length: Int) {
+        unacknowledgedCount -= 1
+        unacknowledgedBytes -= length
+    }
+
+    /// Keeps only the unacknowledged frames, when those acknowledged behind a held-back one would pile up.
+    private func compact() {
+        var kept = ByteBuffer()
+        kept.reserveCapacity(unacknowledgedBytes)
+        var offset = frames.readerIndex
+        for entry in entries {
+            if !entry.acknowledged, let frame = frames.getSlice(at: offset, length: Int(entry.length)) { kept.writeImmutableBuffer(frame) }
+            offset += Int(entry.length)
+        }
+        entries = CircularBuffer(entries.lazy.filter { !$0.acknowledged })
+        frames = kept
+        acknowledgedBehind = 0
     }
 
     /// Everything still held, oldest first, as the stored `deliver` frames (with their length prefix) for
     /// `recipient`, emptying the list.
     func takeAll(for recipient: String) -> [(frame: ByteBuffer, delivery: ServerDatabase.PendingDelivery)] {
         var taken: [(frame: ByteBuffer, delivery: ServerDatabase.PendingDelivery)] = []
-        for entry in ids {
-            let length = Int(frames.getInteger(at: frames.readerIndex, as: UInt32.self) ?? 0)
-            guard let frame = frames.readSlice(length: 4 + length) else { break }
+        for entry in entries {
+            guard let frame = frames.readSlice(length: Int(entry.length)) else { break }
             if !entry.acknowledged, let delivery = Self.pending(frame, for: recipient) { taken.append((frame, delivery)) }
         }
-        ids.removeAll()
+        entries.removeAll()
         frames = ByteBuffer()
+        (unacknowledgedCount, unacknowledgedBytes, acknowledgedBehind) = (0, 0, 0)
         return taken
     }
 
