@@ -51,7 +51,9 @@ final class UnacknowledgedDeliveries {
     /// - Parameters:
     ///   - limit: most deliveries held unacknowledged;
     ///   - byteLimit: most bytes of them. Past either, `hold` refuses (the relay then stores the message).
-    init(limit: Int, byteLimit: Int = 8 << 20) {
+    ///   The default, 1 MiB, matches the default outbound buffer: a client that never acknowledges (one of many a
+    ///   host could register) makes the relay keep no more memory for it than one that never reads.
+    init(limit: Int, byteLimit: Int = 1 << 20) {
         self.limit = max(1, limit)
         self.byteLimit = byteLimit
     }
