@@ -535,7 +535,10 @@ struct HostileInputTests {
             switch answer {
             case let .ack(ack)?:
                 if ack.delivered + ack.stored != 1 { problems.append("case \(number) (\(forged.label)): ack \(ack)") }
-                expected.append(forged.expected)
+                // A broadcast kept for everyone reaches bob as a stored delivery, and a repeat of one of those is
+                // dropped silently (it is how a redelivery after a reconnect looks), not reported.
+                let isBroadcast = forged.envelope.header.withUnsafeBytes { (try? EnvelopeRoutingFields(parsing: $0))?.isDirect == false }
+                if !(send.storeForOffline && isBroadcast && forged.label == "replay") { expected.append(forged.expected) }
                 if case let .message(text) = forged.expected { forger.remember(forged.envelope, text: text) }
             case let .error(error)?:
                 refusedByServer += 1

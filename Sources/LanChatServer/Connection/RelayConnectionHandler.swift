@@ -394,6 +394,12 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             deliverDirect(send, to: targets[0].isReachable ? targets[0] : .offline, context: context)
             return
         }
+        if send.storeForOffline {
+            // Kept for every recipient, online or not, then pushed at once to those online: like a direct message, it
+            // reaches a connection that had died unnoticed once its client is back (§7.2).
+            store(send, isDirect: false, wraps: send.recipients.indices.map(send.wrap(at:)), delivered: 0, missed: [], context: context)
+            return
+        }
         var delivered = 0
         // Wrap indices of the recipients not reached now (offline, or their connection is backed up).
         var unreachable = routes.offline
@@ -427,13 +433,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         }
         // In the order of the envelope's wraps.
         unreachable.sort()
-        let toStore = send.storeForOffline ? unreachable.map(send.wrap(at:)) : []
-        let missed = send.storeForOffline ? [] : unreachable.map(send.recipientName(at:))
-        if toStore.isEmpty {
-            outbound.write(.ack(Ack(requestID: send.requestID, delivered: UInt16(delivered), missed: missed)))
-        } else {
-            store(send, isDirect: false, wraps: toStore, delivered: delivered, missed: missed, context: context)
-        }
+        outbound.write(.ack(Ack(requestID: send.requestID, delivered: UInt16(delivered), missed: unreachable.map(send.recipientName(at:)))))
     }
 
     /// Writes a direct message to its recipient and acknowledges it only once it reached the recipient's
@@ -501,10 +501,16 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
                     handler.write(.error(ErrorFrame(requestID: send.requestID, code: .queueFull, reason: "\(full) already has \(maxQueued) messages waiting; try again after they connect")), context: context)
                 } else {
                     if !outcome.full.isEmpty { handler.log.warning("queue full, not stored for: \(outcome.full.joined(separator: ", "))") }
-                    let ack = Ack(requestID: send.requestID, delivered: UInt16(delivered), stored: UInt16(outcome.stored.count), missed: missed + outcome.unknown + outcome.full)
-                    handler.write(.ack(ack), context: context)
                     let storedFor = Set(outcome.stored)
-                    handler.pushStored(zip(wraps.map(\.recipient), frames).filter { storedFor.contains($0.0) })
+                    let pushed = handler.pushStored(zip(wraps.map(\.recipient), frames).filter { storedFor.contains($0.0) })
+                    // A broadcast kept for everyone counts those it reached now as delivered; a direct message stays
+                    // "stored" even if its recipient came online meanwhile.
+                    let reached = isDirect ? 0 : pushed
+                    let ack = Ack(
+                        requestID: send.requestID, delivered: UInt16(delivered + reached), stored: UInt16(outcome.stored.count - reached),
+                        missed: missed + outcome.unknown + outcome.full
+                    )
+                    handler.write(.ack(ack), context: context)
                 }
             case let .failure(error):
                 handler.log.error("cannot store a message: \(error)")
@@ -543,13 +549,16 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     }
 
     /// Hands stored deliveries (recipient, frame) to recipients who came online while they were being stored.
-    private func pushStored(_ deliveries: [(recipient: String, frame: ByteBuffer)]) {
+    /// Returns how many were handed over.
+    @discardableResult
+    private func pushStored(_ deliveries: [(recipient: String, frame: ByteBuffer)]) -> Int {
         let sessions = relay.sessions(named: deliveries.lazy.map(\.recipient))
         let items = zip(deliveries, sessions).compactMap { delivery, session -> (session: ClientSession, frame: ByteBuffer)? in
             guard let session, session.channel.isWritable else { return nil }
             return (session, delivery.frame)
         }
         relay.write(items, from: outbound.loop)
+        return items.count
     }
 
     // MARK: Directory
