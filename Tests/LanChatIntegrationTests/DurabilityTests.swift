@@ -189,22 +189,23 @@ struct DurabilityTests {
 
     @Test("past what the relay holds for a client that does not acknowledge, a direct message is stored instead of written unheld")
     func pastTheHoldLimitStored() async throws {
-        let server = try await TestServer.start(configure: { $0.maxQueuedPerRecipient = 2 })
+        let server = try await TestServer.start()
         let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
         let bob = try await RawClient(port: server.server.port)
         try await bob.register(as: "bob", acknowledgesLive: true)
         try await waitUntil("alice to see bob") { alice.peers.contains { $0.name == "bob" } }
+        // Three of 300 KB fit in the 1 MiB held for a connection (its outbound buffer), a fourth does not.
         var receipts: [SendReceipt] = []
-        for index in 1...3 { receipts.append(try await alice.sendPrivate("unanswered \(index)", to: "bob")) }
-        #expect(receipts.map(\.delivered) == [1, 1, 0] && receipts.map(\.stored) == [0, 0, 1], "\(receipts)")
-        let third = try await bob.waitFor("the third, as a stored delivery") { if case let .deliver(deliver) = $0 { deliver.stored } else { false } }
+        for index in 1...4 { receipts.append(try await alice.sendPrivate("unanswered \(index) " + String(repeating: "x", count: 300_000), to: "bob")) }
+        #expect(receipts.map(\.delivered) == [1, 1, 1, 0] && receipts.map(\.stored) == [0, 0, 0, 1], "\(receipts)")
+        let third = try await bob.waitFor("the fourth, as a stored delivery") { if case let .deliver(deliver) = $0 { deliver.stored } else { false } }
         guard case let .deliver(stored) = third else { fatalError("unreachable") }
         let database = try ServerDatabase(dataDirectory: server.folder.path + "/server")
-        try await limitsWait("the third in the store") { try await database.queuedCount(for: "bob") == 1 }
+        try await limitsWait("the fourth in the store") { try await database.queuedCount(for: "bob") == 1 }
         try await bob.send(.deliveryAck(DeliveryAck(messageID: Self.messageID(of: stored))))
-        try await limitsWait("the third acknowledged") { try await database.queuedCount(for: "bob") == 0 }
+        try await limitsWait("the fourth acknowledged") { try await database.queuedCount(for: "bob") == 0 }
         await bob.close()
-        try await limitsWait("the two held ones stored when bob left") { try await database.queuedCount(for: "bob") == 2 }
+        try await limitsWait("the three held ones stored when bob left") { try await database.queuedCount(for: "bob") == 3 }
         await alice.close()
         await server.stop()
     }

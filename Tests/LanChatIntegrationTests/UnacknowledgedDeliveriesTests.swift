@@ -28,7 +28,7 @@ struct UnacknowledgedDeliveriesTests {
 
     @Test("acknowledged ones, in order or not, are let go; the rest come back as stored deliver frames, oldest first, that bob can open")
     func heldAndTaken() throws {
-        let held = UnacknowledgedDeliveries(limit: 100)
+        let held = UnacknowledgedDeliveries(byteLimit: 1 << 20)
         let messages = try (1...5).map { try direct("note \($0)") }
         for message in messages { #expect(held.hold(message.send)) }
         #expect(held.acknowledge(.init(messages[0].id)))
@@ -53,29 +53,27 @@ struct UnacknowledgedDeliveriesTests {
         }
     }
 
-    @Test("all acknowledged in order leaves nothing; past the count or the bytes nothing more is held, and acknowledgements make room")
-    func emptyingAndLimits() throws {
-        let held = UnacknowledgedDeliveries(limit: 2)
+    @Test("all acknowledged in order leaves nothing; past the bytes nothing more is held, and only acknowledging the oldest makes room")
+    func emptyingAndLimit() throws {
         let messages = try (1...3).map { try direct("m\($0)") }
-        #expect(held.hold(messages[0].send) && held.hold(messages[1].send))
-        #expect(!held.hold(messages[2].send), "over the count")
-        #expect(!held.acknowledge(.init(messages[2].id)))
-        #expect(held.acknowledge(.init(messages[1].id)), "out of order: makes room, though its bytes stay behind the first")
-        #expect(held.hold(messages[2].send))
-        #expect(held.acknowledge(.init(messages[0].id)) && held.acknowledge(.init(messages[2].id)))
-        #expect(held.isEmpty && held.takeAll(for: "bob").isEmpty)
-
-        let probe = UnacknowledgedDeliveries(limit: 1)
+        let probe = UnacknowledgedDeliveries(byteLimit: 1 << 20)
         #expect(probe.hold(messages[0].send))
         let frameSize = try #require(probe.takeAll(for: "bob").first).frame.readableBytes
-        let small = UnacknowledgedDeliveries(limit: 100, byteLimit: frameSize)
-        #expect(small.hold(messages[0].send) && !small.hold(messages[1].send), "over the bytes")
+        let held = UnacknowledgedDeliveries(byteLimit: 2 * frameSize)
+        #expect(held.hold(messages[0].send) && held.hold(messages[1].send))
+        #expect(!held.hold(messages[2].send), "over the bytes")
+        #expect(!held.acknowledge(.init(messages[2].id)))
+        #expect(held.acknowledge(.init(messages[1].id)))
+        #expect(!held.hold(messages[2].send), "acknowledged out of order, its bytes are still kept behind the first")
+        #expect(held.acknowledge(.init(messages[0].id)))
+        #expect(held.isEmpty && held.hold(messages[2].send))
+        #expect(held.acknowledge(.init(messages[2].id)) && held.isEmpty && held.takeAll(for: "bob").isEmpty)
     }
 
     @Test("with acknowledgements always one behind, or one message kept back for good, what is held stays small")
     func boundedUnderSteadyTraffic() throws {
         let messages = try (1...2000).map { try direct("steady \($0)") }
-        let lagging = UnacknowledgedDeliveries(limit: 10_000)
+        let lagging = UnacknowledgedDeliveries(byteLimit: 1 << 30)
         for (index, message) in messages.enumerated() {
             #expect(lagging.hold(message.send))
             if index > 0 { #expect(lagging.acknowledge(.init(messages[index - 1].id))) }
@@ -83,7 +81,7 @@ struct UnacknowledgedDeliveriesTests {
         #expect(lagging.storageCapacity < 200_000, "\(lagging.storageCapacity) bytes for one held message")
         #expect(lagging.takeAll(for: "bob").map(\.delivery.messageID) == [messages[1999].id])
 
-        let keptBack = UnacknowledgedDeliveries(limit: 10_000)
+        let keptBack = UnacknowledgedDeliveries(byteLimit: 1 << 30)
         for message in messages { #expect(keptBack.hold(message.send)) }
         for message in messages.dropFirst() { #expect(keptBack.acknowledge(.init(message.id))) }
         #expect(keptBack.storageCapacity < 40_000, "\(keptBack.storageCapacity) bytes for one held message")

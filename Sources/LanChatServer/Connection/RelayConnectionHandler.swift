@@ -326,7 +326,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             write(.welcome(Welcome(serverName: configuration.serverName, serverVersion: ServerVersion.string, online: hello.wantsPresence ? relay.everyone().map(\.entry) : [])), context: context)
             releaseIdleMemoryNow() // most connections go quiet after registering
             guard !hello.sendsOnly else { return }
-            if hello.acknowledgesLive { outbound.holdLiveDeliveries(limit: configuration.maxQueuedPerRecipient) }
+            if hello.acknowledgesLive { outbound.holdLiveDeliveries(byteLimit: configuration.outboundBufferLimit) }
             if replaced == nil { relay.announce(.joined, of: session, from: context.eventLoop) }
             deliverStored(to: session, context: context)
         }
@@ -351,16 +351,10 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         }
     }
 
+    /// Deletes an acknowledged stored delivery, with the others of this tick (one held live was answered in `channelRead`).
     private func acknowledge(_ ack: DeliveryAck, from session: ClientSession) {
-        if let held = outbound.unacknowledged, held.acknowledge(.init(ack.messageID)) { return }
-        let database = database, log = log
-        Task {
-            do {
-                try await database.acknowledge(recipient: session.name, messageID: ack.messageID)
-            } catch {
-                log.error("cannot delete an acknowledged delivery: \(error)")
-            }
-        }
+        relay.resources(for: outbound.loop, configuration: configuration).acknowledgements
+            .add(recipient: session.name, messageID: ack.messageID, database: database, logger: services.logger)
     }
 
     // MARK: Routing

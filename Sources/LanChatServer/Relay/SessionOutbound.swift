@@ -13,7 +13,8 @@ final class SessionOutbound: LoopBound {
     /// The channel's writability, kept here by the connection handler: routing reads it for every recipient,
     /// and this object is touched anyway while the channel's own state would be one more cache miss.
     var isWritable = true
-    /// Most live direct deliveries held for the client (`holdLiveDeliveries`); 0 while it does not acknowledge them.
+    /// Most bytes of live direct deliveries held for the client (`holdLiveDeliveries`); 0 while it does not
+    /// acknowledge them.
     private var holdLimit: Int32 = 0
     /// Live direct deliveries awaiting the client's `deliveryAck`; made for the first, freed once none is held
     /// (at the next sweep), so that an idle connection carries none.
@@ -46,9 +47,9 @@ final class SessionOutbound: LoopBound {
         flusher.flushSoon(self)
     }
 
-    /// From now on holds each live direct delivery (up to `limit`) until the client acknowledges it.
-    func holdLiveDeliveries(limit: Int) {
-        holdLimit = Int32(clamping: max(1, limit))
+    /// From now on holds each live direct delivery (up to `byteLimit` bytes of them) until the client acknowledges it.
+    func holdLiveDeliveries(byteLimit: Int) {
+        holdLimit = Int32(clamping: max(1, byteLimit))
     }
 
     /// Encodes the `deliver` frame of a direct message, `send` with its one wrap, straight into the output buffer;
@@ -57,7 +58,7 @@ final class SessionOutbound: LoopBound {
     /// hold (the client leaves too much unacknowledged) is not written, and the observer stores it.
     func deliver(_ send: SendView, observer: any WriteObserver) {
         if holdLimit > 0 {
-            let held = unacknowledged ?? UnacknowledgedDeliveries(limit: Int(holdLimit))
+            let held = unacknowledged ?? UnacknowledgedDeliveries(byteLimit: Int(holdLimit))
             unacknowledged = held
             guard held.hold(send) else {
                 // The client leaves too much unacknowledged to hold more: the message is stored instead.

@@ -42,19 +42,16 @@ final class UnacknowledgedDeliveries {
     /// The deliveries in `frames`, in order: id, frame length, and whether it was acknowledged out of order
     /// (its bytes stay until those before it go, or until `compact`).
     private var entries = CircularBuffer<(id: MessageID, length: UInt32, acknowledged: Bool)>(initialCapacity: 4)
-    private var unacknowledgedCount = 0
     private var unacknowledgedBytes = 0
+    /// Entries acknowledged out of order whose bytes are still in `frames`, and those bytes.
     private var acknowledgedBehind = 0
-    private let limit: Int
+    private var acknowledgedBehindBytes = 0
     private let byteLimit: Int
 
-    /// - Parameters:
-    ///   - limit: most deliveries held unacknowledged;
-    ///   - byteLimit: most bytes of them. Past either, `hold` refuses (the relay then stores the message).
-    ///   The default, 1 MiB, matches the default outbound buffer: a client that never acknowledges (one of many a
-    ///   host could register) makes the relay keep no more memory for it than one that never reads.
-    init(limit: Int, byteLimit: Int = 1 << 20) {
-        self.limit = max(1, limit)
+    /// - Parameter byteLimit: most bytes of frames kept (the connection's outbound buffer limit: a client that
+    ///   never acknowledges makes the relay keep no more for it than one that never reads). Past it, `hold`
+    ///   refuses and the relay stores the message instead.
+    init(byteLimit: Int) {
         self.byteLimit = byteLimit
     }
 
@@ -64,10 +61,10 @@ final class UnacknowledgedDeliveries {
     var storageCapacity: Int { frames.capacity }
 
     /// Holds a direct delivery, `send` with its one wrap, written to the connection; false, holding nothing, when
-    /// the client already leaves `limit` deliveries or `byteLimit` bytes unacknowledged.
+    /// it would take the frames kept past `byteLimit`.
     func hold(_ send: SendView) -> Bool {
         let size = send.header.count + send.body.count + send.recipients[0].wrap.count + 14
-        guard unacknowledgedCount < limit, unacknowledgedBytes + size <= byteLimit, let id = MessageID(of: send) else { return false }
+        guard frames.readableBytes + size <= byteLimit, let id = MessageID(of: send) else { return false }
         let before = frames.writerIndex
         send.withUnsafeBytes { frame in
             Deliver.encodeFrame(
@@ -77,7 +74,6 @@ final class UnacknowledgedDeliveries {
         }
         let length = frames.writerIndex - before
         entries.append((id, UInt32(length), false))
-        unacknowledgedCount += 1
         unacknowledgedBytes += length
         return true
     }
@@ -87,8 +83,9 @@ final class UnacknowledgedDeliveries {
         // Acknowledgements come in order, unless the client keeps one back (a message it could not save yet).
         if let first = entries.first, first.id == id, !first.acknowledged {
             dropFirst()
-            while entries.first?.acknowledged == true {
+            while let next = entries.first, next.acknowledged {
                 acknowledgedBehind -= 1
+                acknowledgedBehindBytes -= Int(next.length)
                 dropFirst()
             }
         } else {
@@ -96,7 +93,8 @@ final class UnacknowledgedDeliveries {
             entries[index].acknowledged = true
             forget(Int(entries[index].length))
             acknowledgedBehind += 1
-            if acknowledgedBehind >= 64, acknowledgedBehind > unacknowledgedCount { compact() }
+            acknowledgedBehindBytes += Int(entries[index].length)
+            if acknowledgedBehind >= 64 || acknowledgedBehindBytes >= 1 << 16, acknowledgedBehindBytes > unacknowledgedBytes { compact() }
             return true
         }
         if entries.isEmpty {
@@ -114,7 +112,6 @@ final class UnacknowledgedDeliveries {
     }
 
     private func forget(_ length: Int) {
-        unacknowledgedCount -= 1
         unacknowledgedBytes -= length
     }
 
@@ -129,7 +126,7 @@ final class UnacknowledgedDeliveries {
         }
         entries = CircularBuffer(entries.lazy.filter { !$0.acknowledged })
         frames = kept
-        acknowledgedBehind = 0
+        (acknowledgedBehind, acknowledgedBehindBytes) = (0, 0)
     }
 
     /// Everything still held, oldest first, as the stored `deliver` frames (with their length prefix) for
@@ -142,7 +139,7 @@ final class UnacknowledgedDeliveries {
         }
         entries.removeAll()
         frames = ByteBuffer()
-        (unacknowledgedCount, unacknowledgedBytes, acknowledgedBehind) = (0, 0, 0)
+        (unacknowledgedBytes, acknowledgedBehind, acknowledgedBehindBytes) = (0, 0, 0)
         return taken
     }
 

@@ -164,10 +164,12 @@ public final class ServerDatabase: Sendable {
         }
     }
 
-    /// Deletes a delivery the recipient has acknowledged.
-    public func acknowledge(recipient: String, messageID: [UInt8]) async throws {
+    /// Deletes deliveries their recipients have acknowledged, in one transaction.
+    public func acknowledge(_ acknowledgements: [(recipient: String, messageID: [UInt8])]) async throws {
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM queued WHERE recipient = ? AND messageID = ?", arguments: [recipient, Data(messageID)])
+            for acknowledgement in acknowledgements {
+                try db.execute(sql: "DELETE FROM queued WHERE recipient = ? AND messageID = ?", arguments: [acknowledgement.recipient, Data(acknowledgement.messageID)])
+            }
         }
     }
 
