@@ -12,10 +12,9 @@ public final class ChatServer: Sendable {
     public let localAddress: SocketAddress
     private let group: MultiThreadedEventLoopGroup
     private let listener: any Channel
-    private let relay: Relay
-    private let pending: PendingConnectionLimit
-    private let backgroundWrites: BackgroundWrites
-    private let logger: Logger
+    private let services: RelayServices
+    private var relay: Relay { services.relay }
+    private var logger: Logger { services.logger }
     private let expirySweep: RepeatedTask
 
     /// The port actually bound.
@@ -29,10 +28,7 @@ public final class ChatServer: Sendable {
         self.localAddress = listener.localAddress!
         self.group = group
         self.listener = listener
-        self.relay = services.relay
-        self.pending = services.pending
-        self.backgroundWrites = services.backgroundWrites
-        self.logger = services.logger
+        self.services = services
         let configuration = services.configuration
         let loop = group.next()
         expirySweep = loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: configuration.expirySweepInterval) { _ in
@@ -109,7 +105,7 @@ public final class ChatServer: Sendable {
     public var onlineCount: Int { relay.onlineCount }
 
     /// Connections from the IP address `ip` (`127.0.0.1`) that are not registered yet.
-    public func pendingConnections(from ip: String) -> Int { pending.pending(from: ip) }
+    public func pendingConnections(from ip: String) -> Int { services.pending.pending(from: ip) }
 
     /// Stops accepting, tells every client the server is shutting down, closes all connections and the event loops.
     public func shutdown() async {
@@ -128,7 +124,7 @@ public final class ChatServer: Sendable {
         // A closed channel's promise completes before its handlers hear of it: once every loop has run what it had
         // queued, every closed connection has handed its held deliveries to the background writes.
         for loop in group.makeIterator() { try? await loop.submit {}.get() }
-        await backgroundWrites.waitForAll()
+        await services.backgroundWrites.waitForAll()
         try? await group.shutdownGracefully()
         logger.info("server stopped")
     }

@@ -147,6 +147,23 @@ extension Deliver {
     }
 }
 
+extension SendView {
+    /// Bytes of the `deliver` frame of this direct message (with its one wrap), length prefix included.
+    public var directDeliveryCount: Int {
+        Deliver.headCount(header: header.count, body: body.count) + recipients[0].wrap.count
+    }
+
+    /// Appends the `deliver` frame of this direct message, with its one wrap, straight from the `send` frame's bytes.
+    public func encodeDirectDelivery(stored: Bool, into buffer: inout ByteBuffer) {
+        withUnsafeBytes { frame in
+            Deliver.encodeFrame(
+                stored: stored, header: UnsafeRawBufferPointer(rebasing: frame[header]), body: UnsafeRawBufferPointer(rebasing: frame[body]),
+                wrap: UnsafeRawBufferPointer(rebasing: frame[recipients[0].wrap]), into: &buffer
+            )
+        }
+    }
+}
+
 extension Ack {
     /// Appends the whole `ack` frame; for an acknowledgement without missed recipients.
     func encodeFrame(into buffer: inout ByteBuffer) {

@@ -25,20 +25,20 @@ final class PendingConnectionLimit: Sendable {
     /// Counts a new connection from `peer`; false, counting nothing, when its address is at the cap.
     func admit(_ peer: SocketAddress?) -> Bool {
         guard let ip = peer?.ipAddress else { return true }
-        let warnNow: Bool? = addresses.withLockedValue { addresses in
+        let (admitted, warn) = addresses.withLockedValue { addresses in
             var address = addresses[ip, default: Address()]
             defer { addresses[ip] = address }
-            guard address.pending >= limit else {
+            if address.pending < limit {
                 address.pending += 1
-                return nil
+                return (true, false)
             }
             defer { address.warned = true }
-            return !address.warned
+            return (false, !address.warned)
         }
-        if warnNow == true {
+        if warn {
             logger.warning("\(ip) has \(limit) connections that are not registered yet: refusing its new ones until some register or close (--max-pending-per-address)")
         }
-        return warnNow == nil
+        return admitted
     }
 
     /// Ends the count of a connection that `admit` let in: it registered, or it closed before that.

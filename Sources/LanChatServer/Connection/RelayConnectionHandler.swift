@@ -496,7 +496,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
                 } else {
                     if !outcome.full.isEmpty { handler.log.warning("queue full, not stored for: \(outcome.full.joined(separator: ", "))") }
                     let storedFor = Set(outcome.stored)
-                    let pushed = handler.pushStored(zip(wraps.map(\.recipient), frames).filter { storedFor.contains($0.0) })
+                    let pushed = handler.relay.pushStored(zip(wraps.map(\.recipient), frames).filter { storedFor.contains($0.0) }, from: context.eventLoop)
                     // A broadcast kept for everyone counts those it reached now as delivered; a direct message stays
                     // "stored" even if its recipient came online meanwhile.
                     let reached = isDirect ? 0 : pushed
@@ -520,39 +520,20 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         guard let held = outbound.unacknowledged?.takeAll(for: session.name), !held.isEmpty else { return }
         let frames = held.map(\.frame), deliveries = held.map(\.delivery)
         let database = database, maxQueued = configuration.maxQueuedPerRecipient, relay = relay, log = log, loop = outbound.loop
-        let promise = loop.makePromise(of: ServerDatabase.StoreOutcome.self)
         // A stopping server waits for this write: the senders were told these messages were delivered.
         services.backgroundWrites.run {
             do {
-                promise.succeed(try await database.store(deliveries, maxQueued: maxQueued))
-            } catch {
-                promise.fail(error)
-            }
-        }
-        promise.futureResult.whenComplete { result in
-            switch result {
-            case let .success(outcome):
+                let outcome = try await database.store(deliveries, maxQueued: maxQueued)
                 log.info("kept \(outcome.stored.count) unacknowledged message(s) for \(session.name) to deliver again")
                 if !outcome.full.isEmpty { log.warning("\(outcome.full.count) message(s) delivered to \(session.name)'s connection but never acknowledged did not fit in the queue and are lost") }
-                guard let newer = relay.sessions(named: [session.name]).first ?? nil, newer !== session, newer.channel.isWritable else { return }
-                relay.write(frames.prefix(outcome.stored.count).map { (newer, $0) }, from: loop)
-            case let .failure(error):
+                // The queue fills in order, so the stored ones come first. This session has left the directory:
+                // a session found under its name is a newer one.
+                let stored = frames.prefix(outcome.stored.count).map { (recipient: session.name, frame: $0) }
+                loop.execute { relay.pushStored(stored, from: loop) }
+            } catch {
                 log.error("cannot store \(deliveries.count) unacknowledged message(s) for \(session.name): \(error)")
             }
         }
-    }
-
-    /// Hands stored deliveries (recipient, frame) to recipients who came online while they were being stored.
-    /// Returns how many were handed over.
-    @discardableResult
-    private func pushStored(_ deliveries: [(recipient: String, frame: ByteBuffer)]) -> Int {
-        let sessions = relay.sessions(named: deliveries.lazy.map(\.recipient))
-        let items = zip(deliveries, sessions).compactMap { delivery, session -> (session: ClientSession, frame: ByteBuffer)? in
-            guard let session, session.channel.isWritable else { return nil }
-            return (session, delivery.frame)
-        }
-        relay.write(items, from: outbound.loop)
-        return items.count
     }
 
     // MARK: Directory

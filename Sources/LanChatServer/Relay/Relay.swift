@@ -81,6 +81,18 @@ final class Relay: Sendable {
     var onlineCount: Int { directory.withLockedValue { $0.count } }
 
     /// Writes each item's frame to its session (called on `loop`), flushed at the end of each loop's tick.
+    /// Hands stored deliveries (recipient, frame) to those of their recipients who are online and writable now
+    /// (called on `loop`); returns how many were handed over.
+    @discardableResult
+    func pushStored(_ deliveries: [(recipient: String, frame: ByteBuffer)], from loop: any EventLoop) -> Int {
+        let items = zip(deliveries, sessions(named: deliveries.lazy.map(\.recipient))).compactMap { delivery, session -> (session: ClientSession, frame: ByteBuffer)? in
+            guard let session, session.channel.isWritable else { return nil }
+            return (session, delivery.frame)
+        }
+        write(items, from: loop)
+        return items.count
+    }
+
     func write(_ items: [(session: ClientSession, frame: ByteBuffer)], from loop: any EventLoop) {
         var batch = DeliveryBatch()
         for item in items { batch.add(item.frame, to: item.session, from: loop) }

@@ -66,14 +66,7 @@ final class SessionOutbound: LoopBound {
                 return
             }
         }
-        send.withUnsafeBytes { frame in
-            noise.enqueue { out in
-                Deliver.encodeFrame(
-                    stored: false, header: UnsafeRawBufferPointer(rebasing: frame[send.header]), body: UnsafeRawBufferPointer(rebasing: frame[send.body]),
-                    wrap: UnsafeRawBufferPointer(rebasing: frame[send.recipients[0].wrap]), into: &out
-                )
-            }
-        }
+        noise.enqueue { send.encodeDirectDelivery(stored: false, into: &$0) }
         noise.notify(WriteReceipt(observer: observer, id: send.requestID, bytes: send.frame))
         flusher.flushSoon(self)
     }

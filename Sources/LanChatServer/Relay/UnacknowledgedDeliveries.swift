@@ -23,11 +23,6 @@ final class UnacknowledgedDeliveries {
             self.init(body, at: body.readerIndex + 1)
         }
 
-        init(_ bytes: [UInt8]) {
-            high = bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
-            low = bytes.dropFirst(8).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
-        }
-
         private init?(_ buffer: ByteBuffer, at offset: Int) {
             guard let high = buffer.getInteger(at: offset, as: UInt64.self), let low = buffer.getInteger(at: offset + 8, as: UInt64.self) else { return nil }
             self.high = high
@@ -63,16 +58,9 @@ final class UnacknowledgedDeliveries {
     /// Holds a direct delivery, `send` with its one wrap, written to the connection; false, holding nothing, when
     /// it would take the frames kept past `byteLimit`.
     func hold(_ send: SendView) -> Bool {
-        let size = send.header.count + send.body.count + send.recipients[0].wrap.count + 14
-        guard frames.readableBytes + size <= byteLimit, let id = MessageID(of: send) else { return false }
-        let before = frames.writerIndex
-        send.withUnsafeBytes { frame in
-            Deliver.encodeFrame(
-                stored: true, header: UnsafeRawBufferPointer(rebasing: frame[send.header]), body: UnsafeRawBufferPointer(rebasing: frame[send.body]),
-                wrap: UnsafeRawBufferPointer(rebasing: frame[send.recipients[0].wrap]), into: &frames
-            )
-        }
-        let length = frames.writerIndex - before
+        let length = send.directDeliveryCount
+        guard frames.readableBytes + length <= byteLimit, let id = MessageID(of: send) else { return false }
+        send.encodeDirectDelivery(stored: true, into: &frames)
         entries.append((id, UInt32(length), false))
         unacknowledgedBytes += length
         return true
