@@ -188,6 +188,24 @@ struct TrustTests {
         await server.stop()
     }
 
+    @Test("a name that differs from a registered one only in letter case is refused, whoever's key it is")
+    func lookalikeNames() async throws {
+        let server = try await TestServer.start()
+        let alice = try makeIdentity("alice")
+        await (try await ChatClient.connect(to: server.address, as: alice)).close()
+        for impostor in [try makeIdentity("Alice"), try makeIdentity("ALICE"), Identity(name: try UserName("aLiCe"), key: alice.key)] {
+            await #expect { _ = try await ChatClient.connect(to: server.address, as: impostor) } throws: { error in
+                if case let .refused(frame) = error as? ClientError {
+                    frame.code == .nameTaken && frame.reason.contains("differs only in letter case from 'alice'")
+                } else { false }
+            }
+        }
+        let again = try await ChatClient.connect(to: server.address, as: alice)
+        #expect(try await again.lookup("Alice") == nil)
+        await again.close()
+        await server.stop()
+    }
+
     @Test("the directory answers for registered users who are offline")
     func offlineLookup() async throws {
         let server = try await TestServer.start()

@@ -300,6 +300,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             switch result {
             case let .success(.belongsToAnotherKey(owner)):
                 handler.refuse(ErrorFrame(code: .nameTaken, reason: "the name '\(name)' belongs to another key (\(ServerFingerprint.of(owner))); pick another name, or ask the server operator to release it"), closing: true, context: context)
+            case let .success(.resembles(existing)):
+                handler.refuse(ErrorFrame(code: .nameTaken, reason: "the name '\(name)' differs only in letter case from '\(existing)', who is registered here, so one could pass for the other; pick another name"), closing: true, context: context)
             case .success(.bound), .success(.alreadyBound):
                 handler.completeRegistration(hello, name: name, key: key, context: context)
             case let .failure(error):

@@ -14,6 +14,9 @@ public final class ServerDatabase: Sendable {
         case alreadyBound
         /// The name belongs to another key.
         case belongsToAnotherKey(PublicKey)
+        /// The name differs only in letter case from `existing`, which is registered (to any key), so
+        /// one could pass for the other.
+        case resembles(existing: String)
     }
 
     private let pool: DatabasePool
@@ -63,17 +66,24 @@ public final class ServerDatabase: Sendable {
                 CREATE INDEX queuedByAge ON queued (storedAt);
                 """)
         }
+        migrator.registerMigration("v3: names by letter case") { db in
+            try db.execute(sql: "CREATE INDEX userByFoldedName ON user (name COLLATE NOCASE)")
+        }
         return migrator
     }
 
     // MARK: Users
 
-    /// Binds `name` to `key` if the name is free; otherwise reports who owns it.
+    /// Binds `name` to `key` if the name is free and no registered name differs from it only in letter
+    /// case; otherwise reports who owns it or which name it resembles.
     public func claim(name: String, key: PublicKey) async throws -> NameClaim {
         try await pool.write { db in
             if let owner = try Data.fetchOne(db, sql: "SELECT key FROM user WHERE name = ?", arguments: [name]) {
                 let ownerKey = try PublicKey(rawRepresentation: owner)
                 return ownerKey == key ? .alreadyBound : .belongsToAnotherKey(ownerKey)
+            }
+            if let existing = try String.fetchOne(db, sql: "SELECT name FROM user WHERE name = ? COLLATE NOCASE LIMIT 1", arguments: [name]) {
+                return .resembles(existing: existing)
             }
             try db.execute(
                 sql: "INSERT INTO user (name, key, registeredAt) VALUES (?, ?, ?)",
