@@ -12,9 +12,7 @@ extension LanChatKeys {
         var out: String?
 
         func run() throws {
-            let home = options.resolvedHome
-            guard home.hasIdentity else { throw HomeError.noIdentity(home: home.path) }
-            let key = try KeyFile.readPublicKey(at: home.publicKeyPath)
+            let key = try options.identityPublicKey()
             if let out {
                 try KeyFile.writePublicKey(key, to: out, overwrite: true)
             } else {

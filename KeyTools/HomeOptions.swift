@@ -14,6 +14,21 @@ struct HomeOptions: ParsableArguments {
     var resolvedHome: LanChatHome { LanChatHome.resolve(home) }
 
     func passphrase() throws -> [UInt8]? { try Passphrase.fromFile(passphraseFile) }
+
+    /// The public key of the home's identity (`LanChatHome.publicKey`), with a warning on standard error
+    /// when `identity.pub.pem` disagrees with it.
+    func identityPublicKey() throws -> PublicKey {
+        let home = resolvedHome
+        let key = try home.publicKey()
+        if home.publicCopyDiffers(from: key) {
+            FileHandle.standardError.write(Data("""
+                warning: \(home.publicKeyPath) does not hold the key of \(home.privateKeyPath), which LanChat uses; \
+                this shows the key in use. Replace the copy with: lanchat-keys export-public --home \(home.path) --out \(home.publicKeyPath)
+
+                """.utf8))
+        }
+        return key
+    }
 }
 
 /// The public key of a key file given on the command line. A private key file is read with

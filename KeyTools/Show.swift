@@ -9,10 +9,8 @@ extension LanChatKeys {
         @OptionGroup var options: HomeOptions
 
         func run() throws {
-            let home = options.resolvedHome
-            guard home.hasIdentity else { throw HomeError.noIdentity(home: home.path) }
-            let name = try home.storedName()
-            let key = try KeyFile.readPublicKey(at: home.publicKeyPath)
+            let key = try options.identityPublicKey()
+            let name = try options.resolvedHome.storedName()
             print("Name:        \(name)")
             print("Public key:  \(key.hex)")
             print("Base64:      \(key.base64)")

@@ -17,18 +17,17 @@ extension LanChatKeys {
 
         func run() throws {
             let home = options.resolvedHome
-            guard home.hasIdentity else { throw HomeError.noIdentity(home: home.path) }
+            let myKey = try options.identityPublicKey()
             let me = try home.storedName()
-            let myKey = try publicKey(ofKeyFile: home.publicKeyPath, passphrase: nil)
             let store = try ClientStore(home: home)
-            let key = try store.keyToVerify(name: name)
+            let key = try store.keyToVerify(name: name, me: me.value)
             let identityNumber = LanChatClient.Identity.safetyNumber(localName: me.value, localKey: myKey, remoteName: name, remoteKey: key)
             print("Safety number with \(name):")
             print("  \(identityNumber)")
             if !yes {
                 print("Does \(name) see exactly the same number? [y/N] ", terminator: "")
                 guard readLine()?.lowercased().hasPrefix("y") == true else {
-                    print("Not verified.")
+                    print(try store.contact(named: name)?.notConfirmedNotice ?? "Not verified.")
                     throw ExitCode(1)
                 }
             }

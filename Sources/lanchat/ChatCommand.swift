@@ -132,14 +132,14 @@ struct ChatSession {
     }
 
     private func verify(_ name: String) async throws {
-        let number = identity.safetyNumber(with: name, key: try store.keyToVerify(name: name))
+        let number = identity.safetyNumber(with: name, key: try store.keyToVerify(name: name, me: identity.name.value))
         Console.line("Safety number with \(name):\n  \(number)")
         Console.line("Compare it with what \(name) sees (in person or by phone). Does it match exactly? [y/N]")
         guard let answer = await lines.next(), answer.lowercased().hasPrefix("y") else {
-            Console.line("Not verified.")
+            Console.line(try store.contact(named: name)?.notConfirmedNotice ?? "Not verified.")
             return
         }
-        try store.markVerified(name: name, key: try store.keyToVerify(name: name))
+        try store.markVerified(name: name, key: try store.keyToVerify(name: name, me: identity.name.value))
         Console.line("\(name) is verified ✓")
     }
 

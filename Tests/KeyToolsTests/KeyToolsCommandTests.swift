@@ -279,6 +279,43 @@ struct KeyToolsCommandTests {
         #expect(!result.stderr.contains("\u{1B}"), "stderr: \(result.stderr)")
     }
 
+    @Test("show, export-public and verify use the key in identity.pem, the one clients present, and warn when identity.pub.pem disagrees",
+          .enabled(if: opensslInstalled, "openssl command not installed"))
+    func replacedIdentityKey() throws {
+        let box = try Sandbox()
+        defer { box.remove() }
+        let home = box.path("home")
+        try box.keys(["generate", "--name", "carol", "--home", home]).expectSuccess()
+        let staleCopy = try box.bytes(home + "/identity.pub.pem")
+        // The user puts a key made by openssl in place of the identity.
+        try FileManager.default.removeItem(atPath: home + "/identity.pem")
+        #expect(try box.run("/usr/bin/openssl", ["genpkey", "-algorithm", "X25519", "-out", home + "/identity.pem"]).status == 0)
+        #expect(chmod(home + "/identity.pem", 0o600) == 0)
+        let inUse = try KeyFile.readPrivateKey(at: home + "/identity.pem", passphrase: nil).publicKey
+        let expected = NumericFingerprint.grouped(NumericFingerprint.digits(for: inUse, stableID: "carol"))
+
+        let shown = try box.keys(["show", "--home", home])
+        try shown.expectSuccess()
+        #expect(shown.line(after: "Fingerprint:") == expected)
+        #expect(shown.stderr.contains("warning: \(home)/identity.pub.pem does not hold the key of \(home)/identity.pem"), "stderr: \(shown.stderr)")
+
+        let exported = try box.keys(["export-public", "--home", home])
+        try exported.expectSuccess()
+        #expect(exported.stdout == String(decoding: try KeyFile.publicKeyPEM(inUse), as: UTF8.self))
+
+        // The warning's own advice mends the copy; then nothing is said.
+        try box.keys(["export-public", "--home", home, "--out", home + "/identity.pub.pem"]).expectSuccess()
+        #expect(try box.bytes(home + "/identity.pub.pem") != staleCopy)
+        let mended = try box.keys(["show", "--home", home])
+        try mended.expectSuccess()
+        #expect(mended.line(after: "Fingerprint:") == expected)
+        #expect(mended.stderr.isEmpty, "stderr: \(mended.stderr)")
+
+        // A damaged identity.pem is reported, not hidden behind its old public copy.
+        try Data("-----BEGIN PRIVATE KEY-----\ngarbage\n".utf8).write(to: URL(fileURLWithPath: home + "/identity.pem"))
+        try box.keys(["show", "--home", home]).expectCleanFailure()
+    }
+
     @Test("show on an empty home fails and says how to create an identity")
     func showWithoutIdentityFails() throws {
         let box = try Sandbox()

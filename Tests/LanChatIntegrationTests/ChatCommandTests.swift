@@ -43,6 +43,11 @@ struct ChatCommandTests {
         try await alice.waitForLine("a message from a verified sender") { $0.hasSuffix("] bob ✓ (private): still me") }
         alice.type("/who")
         try await alice.waitForLine("bob verified in /who") { $0.hasPrefix("  bob ") && $0.hasSuffix("✓ verified") }
+        alice.type("/verify bob")
+        alice.type("n")
+        try await alice.waitForLine("bob still verified") { $0.hasPrefix("bob stays verified from before") }
+        alice.type("/verify alice")
+        try await alice.waitForLine("no number with herself") { $0 == "! alice is you: a safety number is compared with someone else" }
 
         alice.type("/quit")
         #expect(try await alice.waitForExit() == 0)

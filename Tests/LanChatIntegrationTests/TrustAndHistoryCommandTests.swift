@@ -58,6 +58,14 @@ struct TrustAndHistoryCommandTests {
         let verify = try await keys(["verify", "bob", "--yes"] + alice)
         #expect(verify.status == 0 && verify.stdout.split(whereSeparator: \.isWhitespace).filter { $0.count == 5 && $0.allSatisfy(\.isNumber) }.count >= 12)
         #expect(try await keys(["contacts"] + alice).stdout.contains("verified"))
+        // Answering no leaves a contact verified before as it was, and says so; there is no number with oneself.
+        let declining = try RunningProcess("lanchat-keys", ["verify", "bob"] + alice, typing: true)
+        declining.type("n")
+        #expect(try await declining.waitForExit() == 1)
+        #expect(declining.output.contains("bob stays verified from before"), "\(declining.output)")
+        #expect(try await keys(["contacts"] + alice).stdout.contains("verified"))
+        let yourself = try await keys(["verify", "alice", "--yes"] + alice)
+        #expect(yourself.status != 0 && yourself.stderr.contains("alice is you"), "\(yourself)")
 
         // A different server at the same address is refused until trust-server; there a new key claims "bob".
         try await server.stop()

@@ -163,13 +163,13 @@ public final class ChatClient: Sendable {
 
     /// The safety number to compare with `name`, for the key being verified (the pending one after a change).
     public func safetyNumber(with name: String) throws -> String {
-        identity.safetyNumber(with: name, key: try store.keyToVerify(name: name))
+        identity.safetyNumber(with: name, key: try store.keyToVerify(name: name, me: identity.name.value))
     }
 
     /// Marks `name`'s key (the one `safetyNumber(with:)` used) as verified.
     @discardableResult
     public func markVerified(_ name: String) throws -> Contact {
-        try store.markVerified(name: name, key: try store.keyToVerify(name: name))
+        try store.markVerified(name: name, key: try store.keyToVerify(name: name, me: identity.name.value))
     }
 
     /// Asks the server for a user's key.

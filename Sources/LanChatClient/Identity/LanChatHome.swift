@@ -45,6 +45,20 @@ public struct LanChatHome: Sendable {
         return Identity(name: try storedName(), key: key)
     }
 
+    /// The public key of the identity kept here, the one clients present: derived from `identity.pem`, or,
+    /// when that file is passphrase-protected, read from the copy `identity.pub.pem` written beside it.
+    public func publicKey() throws -> PublicKey {
+        guard hasIdentity else { throw HomeError.noIdentity(home: path) }
+        if identityIsEncrypted { return try KeyFile.readPublicKey(at: publicKeyPath) }
+        return try KeyFile.readPrivateKey(at: privateKeyPath, passphrase: nil).publicKey
+    }
+
+    /// Whether `identity.pub.pem` is missing, unreadable or holds another key than `key` (say, after
+    /// `identity.pem` was replaced by hand).
+    public func publicCopyDiffers(from key: PublicKey) -> Bool {
+        (try? KeyFile.readPublicKey(at: publicKeyPath)) != key
+    }
+
     /// The user name stored beside the key.
     public func storedName() throws -> UserName {
         guard let data = FileManager.default.contents(atPath: namePath) else { throw HomeError.noName(path: namePath) }

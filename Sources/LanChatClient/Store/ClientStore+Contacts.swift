@@ -64,7 +64,9 @@ extension ClientStore {
     }
 
     /// The key a verification of `name` is about: the changed key while one is pending, else the pinned key.
-    public func keyToVerify(name: String) throws -> PublicKey {
+    /// `me` is this client's own name: there is no safety number with oneself.
+    public func keyToVerify(name: String, me: String) throws -> PublicKey {
+        guard name != me else { throw TrustError.yourself(name) }
         guard let contact = try contact(named: name) else { throw TrustError.unknownContact(name) }
         return contact.pendingKey ?? contact.key
     }
@@ -101,12 +103,14 @@ public enum TrustError: Error, Equatable, CustomStringConvertible {
     case unknownContact(String)
     case nothingToTrust(String)
     case mustVerify(String)
+    case yourself(String)
 
     public var description: String {
         switch self {
         case let .unknownContact(name): "no contact named '\(name)' yet: their key is learned when you see them online"
         case let .nothingToTrust(name): "\(name)'s key has not changed; there is nothing to accept"
         case let .mustVerify(name): "\(name) was verified before the key changed: compare safety numbers again with 'verify \(name)'"
+        case let .yourself(name): "\(name) is you: a safety number is compared with someone else"
         }
     }
 }

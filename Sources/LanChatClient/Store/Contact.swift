@@ -29,6 +29,14 @@ public struct Contact: Hashable, Sendable {
         NumericFingerprint.grouped(NumericFingerprint.digits(for: key, stableID: name))
     }
 
+    /// What to tell a user who did not confirm the safety number with this contact: a contact verified
+    /// before stays verified, since the key compared then is the one still pinned.
+    public var notConfirmedNotice: String {
+        guard state == .verified else { return "Not verified." }
+        return "\(name) stays verified from before, with the same key. If the numbers really differ, your two clients "
+            + "disagree about a key: do not trust this chat until you find out why."
+    }
+
     /// Whether messages may be sent to and accepted from the pinned key.
     public var isUsable: Bool { state != .changed }
 }
