@@ -92,3 +92,21 @@ struct TrustAndHistoryCommandTests {
         try await server.stop()
     }
 }
+
+extension TrustAndHistoryCommandTests {
+    @Test("a damaged client database is named, with what to do, and left as it was")
+    func damagedClientDatabase() async throws {
+        let folder = try TemporaryFolder()
+        let home = ["--home", folder.path + "/alice"]
+        #expect(try await RunningProcess.run("lanchat-keys", ["generate", "--name", "alice"] + home).status == 0)
+        let database = folder.path + "/alice/client.sqlite"
+        let garbage = Data((0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) })
+        try garbage.write(to: URL(fileURLWithPath: database))
+        for (command, arguments) in [("lanchat", ["history"]), ("lanchat-keys", ["contacts"]), ("lanchat", ["send", "--all", "hi", "--server", "127.0.0.1:9"])] {
+            let result = try await RunningProcess.run(command, arguments + home)
+            #expect(result.status != 0, "\(command) \(arguments)")
+            #expect(result.stderr.contains("cannot open the client database \(database): file is not a database; it is damaged"), "\(result.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: database)) == garbage)
+    }
+}

@@ -40,7 +40,7 @@ public struct LanChatHome: Sendable {
 
     /// Loads the identity kept here.
     public func loadIdentity(passphrase: [UInt8]?) throws -> Identity {
-        guard hasIdentity else { throw HomeError.noIdentity(home: path) }
+        guard hasIdentity else { throw whyNoIdentity(.noIdentity(home: path)) }
         let key = try KeyFile.readPrivateKey(at: privateKeyPath, passphrase: passphrase)
         return Identity(name: try storedName(), key: key)
     }
@@ -48,7 +48,7 @@ public struct LanChatHome: Sendable {
     /// The public key of the identity kept here, the one clients present: derived from `identity.pem`, or,
     /// when that file is passphrase-protected, read from the copy `identity.pub.pem` written beside it.
     public func publicKey() throws -> PublicKey {
-        guard hasIdentity else { throw HomeError.noIdentity(home: path) }
+        guard hasIdentity else { throw whyNoIdentity(.noIdentity(home: path)) }
         if identityIsEncrypted { return try KeyFile.readPublicKey(at: publicKeyPath) }
         return try KeyFile.readPrivateKey(at: privateKeyPath, passphrase: nil).publicKey
     }
@@ -68,6 +68,12 @@ public struct LanChatHome: Sendable {
         } catch {
             throw HomeError.badName(path: namePath, reason: "\(error)")
         }
+    }
+
+    /// The error for a home without an identity: `missing`, unless the folder may not be looked into
+    /// (`HomeError.cannotSearch`), which would otherwise pass for an empty home.
+    public func whyNoIdentity(_ missing: HomeError) -> HomeError {
+        access(path, X_OK) != 0 && errno == EACCES ? .cannotSearch(path: path) : missing
     }
 
     /// Whether the identity key file is passphrase-protected.
@@ -94,6 +100,8 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
     case noName(path: String)
     case badName(path: String, reason: String)
     case cannotCreate(path: String, reason: String)
+    case cannotSearch(path: String)
+    case unusableStore(path: String, reason: String, advice: String)
     case nameMismatch(home: String, stored: String, requested: String)
 
     public var description: String {
@@ -105,6 +113,8 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
         case let .badName(path, reason):
             "the user name file \(path) does not hold a valid name (\(reason)); write the identity's name into it, or run 'lanchat-keys generate --name NAME --force'"
         case let .cannotCreate(path, reason): "cannot create \(path): \(reason)"
+        case let .cannotSearch(path): "permission denied: you may not look into \(path); check its owner and mode (LanChat makes it 0700)"
+        case let .unusableStore(path, reason, advice): "cannot open the client database \(path): \(reason); \(advice)"
         case let .nameMismatch(home, stored, requested):
             "the identity in \(home) is '\(stored)', not '\(requested)'; use --home DIR for a second identity"
         }
@@ -122,7 +132,7 @@ extension LanChatHome {
             }
             return identity
         }
-        guard let name else { throw HomeError.noIdentity(home: path) }
+        guard let name else { throw whyNoIdentity(.noIdentity(home: path)) }
         return try createIdentity(name: UserName(name), passphrase: nil)
     }
 }

@@ -12,7 +12,11 @@ public final class ClientStore: Sendable {
     public convenience init(home: LanChatHome) throws {
         try home.ensureFolder()
         let path = home.path + "/client.sqlite"
-        try self.init(queue: DatabaseQueue(path: path, configuration: Self.configuration))
+        do {
+            try self.init(queue: DatabaseQueue(path: path, configuration: Self.configuration))
+        } catch let error as DatabaseError {
+            throw HomeError.unusableStore(path: path, reason: error.message ?? "\(error.resultCode)", advice: Self.advice(for: error))
+        }
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         }
@@ -21,7 +25,7 @@ public final class ClientStore: Sendable {
     /// Opens the store of a home that holds an identity, for commands that only read or change what is kept
     /// there (history, contacts, trust): a mistyped `--home` is reported, not created.
     public convenience init(existingHome home: LanChatHome) throws {
-        guard home.hasIdentity else { throw HomeError.nothingKept(home: home.path) }
+        guard home.hasIdentity else { throw home.whyNoIdentity(.nothingKept(home: home.path)) }
         try self.init(home: home)
     }
 
@@ -33,6 +37,18 @@ public final class ClientStore: Sendable {
     private init(queue: DatabaseQueue) throws {
         self.queue = queue
         try Self.migrator.migrate(queue)
+    }
+
+    /// What a user can do about a client database that does not open.
+    private static func advice(for error: DatabaseError) -> String {
+        switch error.resultCode.primaryResultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            "it is damaged. Restore it from a backup, or move it aside to start afresh (the pinned keys, verifications and saved chats in it are then lost)"
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
+            "check that you may read and write it and its folder"
+        default:
+            "check the file and its folder"
+        }
     }
 
     private static var configuration: Configuration {
