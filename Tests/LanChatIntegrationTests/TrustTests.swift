@@ -33,7 +33,7 @@ struct TrustTests {
         await #expect {
             try await victim.sendPrivate("for bob only", to: "bob")
         } throws: { error in
-            if case let .keyChanged(name, _, _) = error as? ClientError { name == "bob" } else { false }
+            if case let .keyChanged(name, _, _, _) = error as? ClientError { name == "bob" } else { false }
         }
         await #expect(throws: ClientError.self) { try await victim.broadcast("hello all") }
         #expect(!mallory.frames.contains { if case .deliver = $0 { true } else { false } })
@@ -73,7 +73,7 @@ struct TrustTests {
         await #expect {
             _ = try await ChatClient.connect(to: rogue.address, as: alice, store: store)
         } throws: { error in
-            guard case let .serverKeyChanged(address, pinned, presented) = error as? ClientError else { return false }
+            guard case let .serverKeyChanged(address, pinned, presented, _) = error as? ClientError else { return false }
             return address == rogue.address.description && pinned == ServerFingerprint.of(genuine.server.publicKey)
                 && presented == ServerFingerprint.of(rogue.server.publicKey) && "\(error)".contains("WARNING")
         }

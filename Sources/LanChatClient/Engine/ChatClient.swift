@@ -130,7 +130,7 @@ public final class ChatClient: Sendable {
             }
         }
         guard !recipients.isEmpty else {
-            if let first = skipped.first { throw ClientError.keyChanged(name: first, pinned: "(see the warning above)", presented: "(changed)") }
+            if let first = skipped.first { throw ClientError.keyChanged(name: first, pinned: "(see the warning above)", presented: "(changed)", home: core.store.homePath) }
             throw ClientError.nobodyOnline
         }
         let receipt = try await send(text, kind: .broadcast, to: recipients, skipped: skipped, storeForOffline: includeOffline)

@@ -68,7 +68,7 @@ final class ClientCore: Sendable {
     }
 
     private func keyChangedError(_ contact: Contact, presented: PublicKey) -> ClientError {
-        .keyChanged(name: contact.name, pinned: contact.fingerprint, presented: Peer(name: contact.name, key: presented).fingerprint)
+        .keyChanged(name: contact.name, pinned: contact.fingerprint, presented: Peer(name: contact.name, key: presented).fingerprint, home: store.homePath)
     }
 
     private func warnKeyChanged(_ contact: Contact, presented: PublicKey) {
@@ -92,7 +92,7 @@ final class ClientCore: Sendable {
             case .matches:
                 break
             case let .changed(pinned):
-                welcome.fail(ClientError.serverKeyChanged(address: address.description, pinned: ServerFingerprint.of(pinned), presented: fingerprint))
+                welcome.fail(ClientError.serverKeyChanged(address: address.description, pinned: ServerFingerprint.of(pinned), presented: fingerprint, home: store.homePath))
                 channel.close(promise: nil)
                 return
             }

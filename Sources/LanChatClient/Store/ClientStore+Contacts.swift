@@ -109,7 +109,7 @@ public enum TrustError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .unknownContact(name): "no contact named '\(name)' yet: their key is learned when you see them online"
         case let .nothingToTrust(name): "\(name)'s key has not changed; there is nothing to accept"
-        case let .mustVerify(name): "\(name) was verified before the key changed: compare safety numbers again with 'verify \(name)'"
+        case let .mustVerify(name): "\(name) was verified before the key changed: compare safety numbers again (/verify \(name) in chat, or 'lanchat-keys verify \(name)')"
         case let .yourself(name): "\(name) is you: a safety number is compared with someone else"
         }
     }

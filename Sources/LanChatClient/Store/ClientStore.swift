@@ -7,13 +7,15 @@ import LanChatCrypto
 /// the conversation history and the outbox of messages waiting for the server.
 public final class ClientStore: Sendable {
     let queue: DatabaseQueue
+    /// The LanChat home this store lives in (nil in memory), for the commands a warning suggests.
+    public let homePath: String?
 
     /// Opens (creating if needed) the store of `home`.
     public convenience init(home: LanChatHome) throws {
         try home.ensureFolder()
         let path = home.path + "/client.sqlite"
         do {
-            try self.init(queue: DatabaseQueue(path: path, configuration: Self.configuration))
+            try self.init(queue: DatabaseQueue(path: path, configuration: Self.configuration), homePath: home.path)
         } catch let error as DatabaseError {
             throw HomeError.unusableStore(path: path, reason: error.message ?? "\(error.resultCode)", advice: Self.advice(for: error))
         }
@@ -31,11 +33,12 @@ public final class ClientStore: Sendable {
 
     /// A store that lives only in memory, for tests and one-off probes.
     public static func inMemory() throws -> ClientStore {
-        try ClientStore(queue: DatabaseQueue(configuration: configuration))
+        try ClientStore(queue: DatabaseQueue(configuration: configuration), homePath: nil)
     }
 
-    private init(queue: DatabaseQueue) throws {
+    private init(queue: DatabaseQueue, homePath: String?) throws {
         self.queue = queue
+        self.homePath = homePath
         try Self.migrator.migrate(queue)
     }
 
