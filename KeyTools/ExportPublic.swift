@@ -11,10 +11,14 @@ extension LanChatKeys {
         @Option(help: "Write the PEM to this file instead of standard output.")
         var out: String?
 
+        @Flag(help: "Replace the file at --out if it exists (never a private key).")
+        var force = false
+
         func run() throws {
             let key = try options.identityPublicKey()
             if let out {
-                try KeyFile.writePublicKey(key, to: out, overwrite: true)
+                if KeyFile.holdsPrivateKey(at: out) { throw KeyFileError.wouldReplacePrivateKey(path: out) }
+                try KeyFile.writePublicKey(key, to: out, overwrite: force)
             } else {
                 print(String(decoding: try KeyFile.publicKeyPEM(key), as: UTF8.self), terminator: "")
             }

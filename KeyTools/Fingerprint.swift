@@ -20,7 +20,7 @@ extension LanChatKeys {
 
         func run() throws {
             let userName = try UserName(name)
-            let key = try publicKey(ofKeyFile: file, passphrase: Passphrase.fromFile(passphraseFile))
+            let key = try publicKey(ofKeyFile: file, passphraseFile: passphraseFile)
             print(NumericFingerprint.grouped(NumericFingerprint.digits(for: key, stableID: userName.value)))
         }
     }

@@ -23,7 +23,7 @@ struct HomeOptions: ParsableArguments {
         if home.publicCopyDiffers(from: key) {
             FileHandle.standardError.write(Data("""
                 warning: \(home.publicKeyPath) does not hold the key of \(home.privateKeyPath), which LanChat uses; \
-                this shows the key in use. Replace the copy with: lanchat-keys export-public --home \(home.path) --out \(home.publicKeyPath)
+                this shows the key in use. Replace the copy with: lanchat-keys export-public --home \(home.path) --out \(home.publicKeyPath) --force
 
                 """.utf8))
         }
@@ -32,9 +32,11 @@ struct HomeOptions: ParsableArguments {
 }
 
 /// The public key of a key file given on the command line. A private key file is read with
-/// `KeyFile.readPrivateKey`, so it is refused when group or others can read it, as everywhere else.
-func publicKey(ofKeyFile path: String, passphrase: [UInt8]?) throws -> PublicKey {
+/// `KeyFile.readPrivateKey`, so it is refused when group or others can read it, as everywhere else; the
+/// passphrase (from `passphraseFile`, else `$LANCHAT_PASSPHRASE_FILE`) is read only for an encrypted key.
+func publicKey(ofKeyFile path: String, passphraseFile: String?) throws -> PublicKey {
     let head = FileManager.default.contents(atPath: path).map { String(decoding: $0.prefix(4096), as: UTF8.self) } ?? ""
+    let passphrase = head.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") ? try Passphrase.fromFile(passphraseFile) : nil
     if head.contains("-----BEGIN "), head.contains(" PRIVATE KEY-----") {
         return try KeyFile.readPrivateKey(at: path, passphrase: passphrase).publicKey
     }

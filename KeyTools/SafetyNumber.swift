@@ -26,9 +26,8 @@ extension LanChatKeys {
 
         func run() throws {
             let me = try UserName(myName), them = try UserName(theirName)
-            let passphrase = try Passphrase.fromFile(passphraseFile)
-            let myKey = try publicKey(ofKeyFile: mine, passphrase: passphrase)
-            let theirKey = try publicKey(ofKeyFile: theirs, passphrase: passphrase)
+            let myKey = try publicKey(ofKeyFile: mine, passphraseFile: passphraseFile)
+            let theirKey = try publicKey(ofKeyFile: theirs, passphraseFile: passphraseFile)
             let number = NumericFingerprint.safetyNumber(localKey: myKey, localID: me.value, remoteKey: theirKey, remoteID: them.value)
             print(NumericFingerprint.grouped(number))
         }

@@ -8,7 +8,11 @@ public enum ServerKeyStore {
         try ServerDataFolder.prepare(dataDirectory)
         let path = keyPath(in: dataDirectory)
         if FileManager.default.fileExists(atPath: path) {
-            return try KeyFile.readPrivateKey(at: path)
+            do {
+                return try KeyFile.readPrivateKey(at: path)
+            } catch KeyFileError.passphraseRequired {
+                throw ServerStartError.encryptedKey(path: path)
+            }
         }
         let key = try PrivateKey()
         try KeyFile.writePrivateKey(key, to: path)

@@ -9,12 +9,16 @@ public enum ServerStartError: Error, Equatable, Sendable, CustomStringConvertibl
     case database(path: String, reason: String)
     /// The listening address cannot be bound.
     case cannotListen(host: String, port: Int, reason: String)
+    /// The server key is passphrase-protected; the server has nobody to ask.
+    case encryptedKey(path: String)
 
     public var description: String {
         switch self {
         case let .dataFolder(path, reason): "cannot use \(path) as the server's data folder: \(reason). Choose another with --data."
         case let .database(path, reason): "cannot open the server database \(path): \(reason)"
         case let .cannotListen(host, port, reason): "cannot listen on \(host) port \(port): \(reason)"
+        case let .encryptedKey(path):
+            "the server key \(path) is encrypted, and the server has nobody to ask for a passphrase; give it an unencrypted key (mode 0600), for example: openssl pkey -in \(path) -out \(path).new && mv \(path).new \(path)"
         }
     }
 

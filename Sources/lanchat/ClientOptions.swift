@@ -34,9 +34,9 @@ struct ClientOptions: ParsableArguments {
         let home = resolvedHome
         var wanted = name
         if wanted == nil, !home.hasIdentity, let askedName { wanted = askedName() }
-        return try home.openIdentity(name: wanted) {
+        return try home.openIdentity(name: wanted, passphrase: {
             try Passphrase.fromFile(passphraseFile) ?? Passphrase.prompt("Passphrase for \(home.privateKeyPath): ")
-        }
+        }, newKeyPassphrase: { try Passphrase.fromFile(passphraseFile) })
     }
 
     /// Connects as `identity`, with the home's store of pinned keys; `sendsOnly` leaves a chat or listener of the

@@ -233,6 +233,39 @@ struct KeyToolsCommandTests {
         #expect(written.stdout.isEmpty)
         #expect(try box.text(out) == printed.stdout)
         #expect(try KeyFile.readPublicKey(at: out) == KeyFile.readPublicKey(at: home + "/identity.pub.pem"))
+
+        // An existing file is replaced only with --force, and a private key never.
+        let precious = try box.write("keep me\n", to: "precious.txt")
+        try box.keys(["export-public", "--home", home, "--out", precious]).expectCleanFailure()
+        #expect(try box.text(precious) == "keep me\n")
+        let privateKey = try box.bytes(home + "/identity.pem")
+        let overPrivate = try box.keys(["export-public", "--home", home, "--out", home + "/identity.pem", "--force"])
+        try overPrivate.expectCleanFailure()
+        #expect(overPrivate.stderr.contains("holds a private key; refusing to replace it"), "stderr: \(overPrivate.stderr)")
+        #expect(try box.bytes(home + "/identity.pem") == privateKey)
+        try box.keys(["export-public", "--home", home, "--out", precious, "--force"]).expectSuccess()
+        #expect(try box.text(precious) == printed.stdout)
+    }
+
+    @Test("a generate --force that cannot write leaves the old key, and a passphrase OpenSSL could not read back is refused")
+    func failedGenerateKeepsKey() throws {
+        let box = try Sandbox()
+        defer { box.remove() }
+        let home = box.path("home")
+        try box.keys(["generate", "--name", "gina", "--home", home]).expectSuccess()
+        let key = try box.bytes(home + "/identity.pem")
+        try FileManager.default.removeItem(atPath: home + "/name")
+        try FileManager.default.createDirectory(atPath: home + "/name", withIntermediateDirectories: false)
+        let blocked = try box.keys(["generate", "--name", "gina", "--home", home, "--force"])
+        try blocked.expectCleanFailure()
+        #expect(blocked.stderr.contains("\(home)/name: a folder is in the way"), "stderr: \(blocked.stderr)")
+        #expect(try box.bytes(home + "/identity.pem") == key)
+
+        let long = try box.write(String(repeating: "p", count: 1100) + "\n", to: "long.txt")
+        let refused = try box.keys(["generate", "--name", "hal", "--home", box.path("hal"), "--passphrase-file", long])
+        try refused.expectCleanFailure()
+        #expect(refused.stderr.contains("the passphrase is 1100 bytes; OpenSSL reads at most 1023"), "stderr: \(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: box.path("hal") + "/identity.pem"))
     }
 
     @Test("openssl accepts the public key export-public prints",
@@ -304,7 +337,10 @@ struct KeyToolsCommandTests {
         #expect(exported.stdout == String(decoding: try KeyFile.publicKeyPEM(inUse), as: UTF8.self))
 
         // The warning's own advice mends the copy; then nothing is said.
-        try box.keys(["export-public", "--home", home, "--out", home + "/identity.pub.pem"]).expectSuccess()
+        let unforced = try box.keys(["export-public", "--home", home, "--out", home + "/identity.pub.pem"])
+        #expect(unforced.status != 0 && unforced.stderr.contains("already exists"), "stderr: \(unforced.stderr)")
+        #expect(try box.bytes(home + "/identity.pub.pem") == staleCopy)
+        try box.keys(["export-public", "--home", home, "--out", home + "/identity.pub.pem", "--force"]).expectSuccess()
         #expect(try box.bytes(home + "/identity.pub.pem") != staleCopy)
         let mended = try box.keys(["show", "--home", home])
         try mended.expectSuccess()

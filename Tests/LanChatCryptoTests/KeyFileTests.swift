@@ -102,6 +102,31 @@ struct KeyFileTests {
         expectError(.notAKeyFile(path: path), naming: path) { try KeyFile.readPublicKey(at: path) }
     }
 
+    @Test("a public key where a private one is needed, and a folder where a key file is, are named as such")
+    func publicKeyOrFolderInstead() throws {
+        let key = try PrivateKey()
+        let path = folder.path("public.pem")
+        try KeyFile.writeFile(try KeyFile.publicKeyPEM(key.publicKey), to: path, mode: 0o600, overwrite: false)
+        expectError(.publicInsteadOfPrivate(path: path), naming: path) { try KeyFile.readPrivateKey(at: path) }
+        #expect(try KeyFile.readPublicKey(at: path) == key.publicKey)
+        #expect(!KeyFile.holdsPrivateKey(at: path))
+
+        let directory = folder.path("key-folder.pem")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        expectError(.notAFile(path: directory), naming: directory) { try KeyFile.readPrivateKey(at: directory) }
+    }
+
+    @Test("a new key is not encrypted with a passphrase longer than OpenSSL reads back")
+    func overlongPassphrase() throws {
+        let key = try PrivateKey()
+        let longest = [UInt8](repeating: UInt8(ascii: "p"), count: KeyFile.maximumPassphraseBytes)
+        let pem = try KeyFile.privateKeyPEM(key, passphrase: longest)
+        #expect(try KeyFile.parsePrivateKey(pem: pem, path: "longest", passphrase: longest).publicKey == key.publicKey)
+        #expect(throws: KeyFileError.passphraseTooLong(bytes: KeyFile.maximumPassphraseBytes + 1)) {
+            try KeyFile.privateKeyPEM(key, passphrase: longest + [UInt8(ascii: "p")])
+        }
+    }
+
     @Test(
         "an RSA or Ed25519 key is the wrong key type, and the message names the type found",
         .opensslInstalled,

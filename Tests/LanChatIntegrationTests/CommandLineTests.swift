@@ -1,4 +1,5 @@
 import Foundation
+import LanChatCrypto
 import LanChatClient
 import LanChatProtocol
 import Testing
@@ -106,6 +107,14 @@ struct CommandLineTests {
         let refused = try await RunningProcess.run("lanchat", ["send", "--name", "amy", "--home", folder.path, "--server", "127.0.0.1:1", "--all", "hi"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("cannot connect to 127.0.0.1:1"))
+        // The identity made on first use is encrypted with the passphrase file given.
+        #expect(try String(contentsOfFile: folder.path + "/identity.pem", encoding: .utf8).hasPrefix("-----BEGIN PRIVATE KEY-----"))
+        let locked = folder.path + "/locked"
+        let passphrase = folder.path + "/passphrase"
+        try Data("secret\n".utf8).write(to: URL(fileURLWithPath: passphrase))
+        _ = try await RunningProcess.run("lanchat", ["send", "--name", "amy", "--home", locked, "--passphrase-file", passphrase, "--server", "127.0.0.1:1", "--all", "hi"])
+        #expect(try String(contentsOfFile: locked + "/identity.pem", encoding: .utf8).hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
+        #expect(try KeyFile.readPrivateKey(at: locked + "/identity.pem", passphrase: Array("secret".utf8)).publicKey == LanChatHome(path: locked).publicKey())
     }
 
     @Test("a server that cannot start says why and what to change, and leaves the data it was given alone")
@@ -153,6 +162,14 @@ struct CommandLineTests {
         let hugeFrames = try await start(["--data", folder.path + "/fifth", "--max-frame-bytes", "99999999999"])
         #expect(hugeFrames.status == 64)
         #expect(hugeFrames.stderr.contains("--max-frame-bytes must be between 1024 and 16777216"))
+
+        // A passphrase-protected server key: the server has nobody to ask, and says what to do.
+        let locked = folder.path + "/locked"
+        try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: true)
+        try KeyFile.writePrivateKey(PrivateKey(), to: locked + "/server.pem", passphrase: Array("secret".utf8))
+        let encrypted = try await start(["--data", locked])
+        #expect(encrypted.status == 1)
+        #expect(encrypted.stderr.contains("the server key \(locked)/server.pem is encrypted, and the server has nobody to ask"), "\(encrypted.stderr)")
     }
 
     @Test("a server out of descriptors pauses accepting instead of spinning, says why, serves its connected clients and accepts again once descriptors are free")

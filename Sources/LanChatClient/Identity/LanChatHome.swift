@@ -26,15 +26,24 @@ public struct LanChatHome: Sendable {
     /// Whether an identity key exists here.
     public var hasIdentity: Bool { FileManager.default.fileExists(atPath: privateKeyPath) }
 
-    /// Creates a new identity; refuses to replace an existing one unless `overwrite` is set.
+    /// Creates a new identity; refuses to replace an existing one unless `overwrite` is set. Everything is
+    /// encoded and every file's place checked first, and the private key is written last, so a failure
+    /// leaves an existing key in place.
     @discardableResult
     public func createIdentity(name: UserName, passphrase: [UInt8]?, overwrite: Bool = false) throws -> Identity {
         if hasIdentity, !overwrite { throw HomeError.identityExists(path: privateKeyPath) }
         try ensureFolder()
         let key = try PrivateKey()
-        try KeyFile.writePrivateKey(key, to: privateKeyPath, passphrase: passphrase, overwrite: true)
+        let privatePEM = try KeyFile.privateKeyPEM(key, passphrase: passphrase)
+        for file in [privateKeyPath, publicKeyPath, namePath] {
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: file, isDirectory: &isFolder), isFolder.boolValue {
+                throw HomeError.cannotCreate(path: file, reason: "a folder is in the way")
+            }
+        }
         try KeyFile.writePublicKey(key.publicKey, to: publicKeyPath, overwrite: true)
         try KeyFile.writeFile(Array((name.value + "\n").utf8), to: namePath, mode: 0o644, overwrite: true)
+        try KeyFile.writeFile(privatePEM, to: privateKeyPath, mode: 0o600, overwrite: true)
         return Identity(name: name, key: key)
     }
 
@@ -109,9 +118,9 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
         case let .noIdentity(home): "no identity in \(home): create one with 'lanchat-keys generate --name NAME' (or pass --name)"
         case let .nothingKept(home): "there is no LanChat identity in \(home), so nothing is kept there; check --home (or $LANCHAT_HOME)"
         case let .identityExists(path): "an identity already exists at \(path); use --force to replace it (the old key is lost)"
-        case let .noName(path): "the user name file \(path) is missing; run 'lanchat-keys generate --name NAME --force' to recreate the identity"
+        case let .noName(path): "the user name file \(path) is missing; write the identity's user name into it (or start afresh with 'lanchat-keys generate --name NAME --force', which replaces the key)"
         case let .badName(path, reason):
-            "the user name file \(path) does not hold a valid name (\(reason)); write the identity's name into it, or run 'lanchat-keys generate --name NAME --force'"
+            "the user name file \(path) does not hold a valid name (\(reason)); write the identity's user name into it (or start afresh with 'lanchat-keys generate --name NAME --force', which replaces the key)"
         case let .cannotCreate(path, reason): "cannot create \(path): \(reason)"
         case let .cannotSearch(path): "permission denied: you may not look into \(path); check its owner and mode (LanChat makes it 0700)"
         case let .unusableStore(path, reason, advice): "cannot open the client database \(path): \(reason); \(advice)"
@@ -123,8 +132,9 @@ public enum HomeError: Error, Equatable, CustomStringConvertible {
 
 extension LanChatHome {
     /// The identity to use: the one kept here (which must match `name` when given), or a new one made for `name`.
-    /// `passphrase` is asked for only when the key file needs one.
-    public func openIdentity(name: String?, passphrase: () throws -> [UInt8]?) throws -> Identity {
+    /// `passphrase` is asked for only when the key file needs one; `newKeyPassphrase` only when a key is made
+    /// (nil from it: the new key is not encrypted).
+    public func openIdentity(name: String?, passphrase: () throws -> [UInt8]?, newKeyPassphrase: () throws -> [UInt8]?) throws -> Identity {
         if hasIdentity {
             let identity = try loadIdentity(passphrase: identityIsEncrypted ? passphrase() : nil)
             if let name, name != identity.name.value {
@@ -133,6 +143,6 @@ extension LanChatHome {
             return identity
         }
         guard let name else { throw whyNoIdentity(.noIdentity(home: path)) }
-        return try createIdentity(name: UserName(name), passphrase: nil)
+        return try createIdentity(name: UserName(name), passphrase: newKeyPassphrase())
     }
 }

@@ -7,8 +7,17 @@ import Glibc
 public enum Passphrase {
     /// Reads the passphrase from `file` (first line), else from `$LANCHAT_PASSPHRASE_FILE`; nil when neither is set.
     public static func fromFile(_ file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [UInt8]? {
+        let fromEnvironment = file == nil
         guard let path = file ?? environment["LANCHAT_PASSPHRASE_FILE"], !path.isEmpty else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else { throw PassphraseError.unreadable(path: path) }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+            let reason = !exists ? "no such file" : isFolder.boolValue ? "it is a directory" : "permission denied"
+            throw PassphraseError.unreadable(path: path, reason: reason, fromEnvironment: fromEnvironment)
+        }
         let line = data.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
         let passphrase = Array(line.last == UInt8(ascii: "\r") ? line.dropLast() : line)
         guard !passphrase.isEmpty else { throw PassphraseError.empty(path: path) }
@@ -35,12 +44,13 @@ public enum Passphrase {
 
 /// Problems reading a passphrase.
 public enum PassphraseError: Error, Equatable, CustomStringConvertible {
-    case unreadable(path: String)
+    case unreadable(path: String, reason: String, fromEnvironment: Bool)
     case empty(path: String)
 
     public var description: String {
         switch self {
-        case let .unreadable(path): "cannot read the passphrase file \(path)"
+        case let .unreadable(path, reason, fromEnvironment):
+            "cannot read the passphrase file \(path)\(fromEnvironment ? " (named by $LANCHAT_PASSPHRASE_FILE)" : ""): \(reason)"
         case let .empty(path): "the passphrase file \(path) is empty"
         }
     }

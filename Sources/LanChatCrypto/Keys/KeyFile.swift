@@ -10,6 +10,9 @@ import Darwin
 public enum KeyFile {
     /// scrypt cost for encrypted private keys: N = 2^14, r = 8, p = 1 (OpenSSL's `pkcs8 -scrypt` default).
     static let scryptN: UInt64 = 1 << 14, scryptR: UInt64 = 8, scryptP: UInt64 = 1
+    /// The longest passphrase a new key is encrypted with: OpenSSL's PEM callback takes 1024 bytes
+    /// (`PEM_BUFSIZE`), and the `openssl` command reads one less.
+    public static let maximumPassphraseBytes = 1023
 
     // MARK: Reading
 
@@ -34,11 +37,21 @@ public enum KeyFile {
         }
     }
 
+    /// Whether the file at `path` holds a private key PEM (encrypted or not), which no public key may replace.
+    public static func holdsPrivateKey(at path: String) -> Bool {
+        guard let pem = try? readFile(path) else { return false }
+        switch PEMLabel(pem) {
+        case .privateKey, .encryptedPrivateKey, .otherPrivateKey: return true
+        case .publicKey, .none: return false
+        }
+    }
+
     /// Parses a private key PEM; `path` only names the source in errors.
     public static func parsePrivateKey(pem: [UInt8], path: String, passphrase: [UInt8]?) throws -> PrivateKey {
         let label = PEMLabel(pem)
         switch label {
-        case .none, .publicKey: throw KeyFileError.notAKeyFile(path: path)
+        case .none: throw KeyFileError.notAKeyFile(path: path)
+        case .publicKey: throw KeyFileError.publicInsteadOfPrivate(path: path)
         case .encryptedPrivateKey where passphrase == nil: throw KeyFileError.passphraseRequired(path: path)
         default: break
         }
@@ -94,7 +107,8 @@ public enum KeyFile {
 
     /// PKCS#8 PEM of `key`, encrypted with AES-256-CBC and scrypt when `passphrase` is given.
     public static func privateKeyPEM(_ key: PrivateKey, passphrase: [UInt8]? = nil) throws -> [UInt8] {
-        try withOutputBIO { bio in
+        if let passphrase, passphrase.count > maximumPassphraseBytes { throw KeyFileError.passphraseTooLong(bytes: passphrase.count) }
+        return try withOutputBIO { bio in
             guard let passphrase, !passphrase.isEmpty else {
                 return PEM_write_bio_PKCS8PrivateKey(bio, key.pkey, nil, nil, 0, nil, nil) == 1
             }
@@ -139,6 +153,7 @@ public enum KeyFile {
             if errno == ENOENT { throw KeyFileError.notFound(path: path) }
             throw KeyFileError.unreadable(path: path, reason: String(cString: strerror(errno)))
         }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw KeyFileError.notAFile(path: path) }
         return UInt16(info.st_mode & 0o7777)
     }
 

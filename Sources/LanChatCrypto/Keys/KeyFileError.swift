@@ -10,6 +10,10 @@ public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(path: String)
     case alreadyExists(path: String)
     case writeFailed(path: String, reason: String)
+    case notAFile(path: String)
+    case publicInsteadOfPrivate(path: String)
+    case passphraseTooLong(bytes: Int)
+    case wouldReplacePrivateKey(path: String)
 
     public var description: String {
         switch self {
@@ -33,6 +37,14 @@ public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(path) already exists; refusing to overwrite it (use --force to replace it)"
         case let .writeFailed(path, reason):
             "cannot write \(path): \(reason)"
+        case let .notAFile(path):
+            "\(path) is a directory or other special file, not a key file"
+        case let .publicInsteadOfPrivate(path):
+            "\(path) holds a public key; a private key is needed here"
+        case let .wouldReplacePrivateKey(path):
+            "\(path) holds a private key; refusing to replace it with a public key (choose another --out)"
+        case let .passphraseTooLong(bytes):
+            "the passphrase is \(bytes) bytes; OpenSSL reads at most \(KeyFile.maximumPassphraseBytes), so use a shorter one"
         }
     }
 }
