@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LanChatClient
 
 extension LanChatKeys {
@@ -26,6 +27,7 @@ extension LanChatKeys {
             print("  \(identityNumber)")
             if !yes {
                 print("Does \(name) see exactly the same number? [y/N] ", terminator: "")
+                fflush(nil) // the prompt shows before the answer is read, also when piped
                 guard readLine()?.lowercased().hasPrefix("y") == true else {
                     print(try store.contact(named: name)?.notConfirmedNotice ?? "Not verified.")
                     throw ExitCode(1)

@@ -104,6 +104,9 @@ struct CommandLineTests {
         let badTrust = try await RunningProcess.run("lanchat", ["trust-server", "--home", folder.path, "--yes", "somewhere:port"])
         #expect(badTrust.status == 64)
         #expect(badTrust.stderr.contains("'somewhere:port' is not a server address"), "\(badTrust.stderr)")
+        let twice = try await RunningProcess.run("lanchat", ["trust-server", "--home", folder.path, "127.0.0.1:9", "--server", "127.0.0.1:8"])
+        #expect(twice.status == 64)
+        #expect(twice.stderr.contains("give the server once"), "\(twice.stderr)")
         let refused = try await RunningProcess.run("lanchat", ["send", "--name", "amy", "--home", folder.path, "--server", "127.0.0.1:1", "--all", "hi"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("cannot connect to 127.0.0.1:1"))
@@ -115,6 +118,21 @@ struct CommandLineTests {
         _ = try await RunningProcess.run("lanchat", ["send", "--name", "amy", "--home", locked, "--passphrase-file", passphrase, "--server", "127.0.0.1:1", "--all", "hi"])
         #expect(try String(contentsOfFile: locked + "/identity.pem", encoding: .utf8).hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
         #expect(try KeyFile.readPrivateKey(at: locked + "/identity.pem", passphrase: Array("secret".utf8)).publicKey == LanChatHome(path: locked).publicKey())
+    }
+
+    @Test("server addresses: HOST:PORT, HOST, [IPv6]:PORT and bare IPv6 are read; anything else is refused whole, not mangled")
+    func serverAddresses() throws {
+        let read: [(String, String, Int)] = [
+            ("192.168.1.10:1234", "192.168.1.10", 1234), (" 127.0.0.1:9 ", "127.0.0.1", 9), ("relay.lan", "relay.lan", 1234),
+            ("my_pc:80", "my_pc", 80), ("[::1]:9", "::1", 9), ("[fe80::1]", "fe80::1", 1234), ("::1", "::1", 1234),
+        ]
+        for (text, host, port) in read {
+            #expect(try ServerAddress(parsing: text) == ServerAddress(host: host, port: port), "\(text)")
+        }
+        #expect(ServerAddress(host: "::1", port: 9).description == "[::1]:9")
+        for text in ["127.0.0.1:42101:5", "", ":9", "host:", "host:0", "host:65536", "host:x", "a b:9", "[::1]x", "[::1", "[]:9", "hôst:9", "1::2::3"] {
+            #expect(throws: ClientError.invalidAddress(text), "\(text)") { try ServerAddress(parsing: text) }
+        }
     }
 
     @Test("a server that cannot start says why and what to change, and leaves the data it was given alone")

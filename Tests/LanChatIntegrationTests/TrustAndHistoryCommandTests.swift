@@ -76,6 +76,12 @@ struct TrustAndHistoryCommandTests {
         let refused = try await lanchat(["send", "--all", "hi"] + alice + at)
         #expect(refused.status != 0 && refused.stderr.contains("HAS CHANGED"))
         #expect(refused.stderr.contains("run: lanchat trust-server 127.0.0.1:\(server.port) --home \(folder.path)/alice\n"), "\(refused.stderr)")
+        // The server may also be named with --server; answering no changes nothing, and the question comes first.
+        let declined = try RunningProcess("lanchat", ["trust-server"] + at + alice, typing: true)
+        declined.type("n")
+        #expect(try await declined.waitForExit() != 0)
+        #expect(declined.output.contains("presents the key SHA256:") && declined.output.hasSuffix("[y/N] "), "\(declined.output)")
+        #expect(declined.errorOutput.contains("not trusted; nothing changed"), "\(declined.errorOutput)")
         let trusted = try await lanchat(["trust-server", "127.0.0.1:\(server.port)", "--yes"] + alice)
         #expect(trusted.status == 0 && trusted.stdout.contains("Now trusting SHA256:"), "\(trusted.stderr)")
 

@@ -26,7 +26,9 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .invalidAddress(text): "'\(text)' is not a server address; use HOST:PORT, for example 192.168.1.10:1234"
-        case let .connectionFailed(address, reason): "cannot connect to \(address): \(reason). Is 'lanchat server' running there?"
+        case let .connectionFailed(address, reason) where reason.hasPrefix(Self.unresolvedHost):
+            "cannot connect to \(address): \(reason); check the name, or give the server's IP address"
+        case let .connectionFailed(address, reason): "cannot connect to \(address): \(reason) (is 'lanchat server' running there?)"
         case let .handshakeFailed(address, reason): "the secure handshake with \(address) failed: \(reason)"
         case let .refused(error): "the server refused: \(error.reason)"
         case let .unknownRecipient(name): "there is no user named '\(name)' on this server"
@@ -64,6 +66,8 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension ClientError {
+    private static let unresolvedHost = "the host name"
+
     /// ` --home PATH` for a suggested command, quoted for the shell when needed; empty for the default home.
     static func homeArgument(_ home: String?) -> String {
         guard let home else { return "" }
@@ -75,7 +79,7 @@ extension ClientError {
     static func connectionReason(_ error: any Error) -> String {
         if let connection = error as? NIOConnectionError {
             if connection.dnsAError != nil || connection.dnsAAAAError != nil, connection.connectionErrors.isEmpty {
-                return "the host name \(connection.host) does not resolve"
+                return "\(unresolvedHost) \(connection.host) does not resolve"
             }
             if let first = connection.connectionErrors.first { return connectionReason(first.error) }
         }
