@@ -38,7 +38,7 @@ public enum UserNameError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .empty: "a user name cannot be empty"
         case let .tooLong(name): "the user name '\(PrintableText.line(name))' is longer than \(UserName.maxLength) characters"
-        case let .invalidCharacters(name): "the user name '\(PrintableText.line(name))' may only contain letters, digits, '_', '-' and '.'"
+        case let .invalidCharacters(name): "the user name '\(PrintableText.line(name))' may only contain the ASCII letters a-z and A-Z, digits, '_', '-' and '.'"
         }
     }
 }

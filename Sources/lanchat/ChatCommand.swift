@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import LanChatClient
+import LanChatProtocol
 
 struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,8 +18,16 @@ struct ChatCommand: AsyncParsableCommand {
 
     func run() async throws {
         let identity = try options.identity {
-            print("Enter username: ", terminator: "")
-            return readLine()
+            while true {
+                print("Enter username: ", terminator: "")
+                fflush(nil)
+                guard let typed = readLine() else { return nil }
+                do {
+                    return try UserName(typed.trimmingCharacters(in: .whitespaces)).value
+                } catch {
+                    Console.line("\(error); try again")
+                }
+            }
         }
         let store = try ClientStore(home: options.resolvedHome)
         let connection = ChatConnection(to: try options.serverAddress, as: identity, store: store)

@@ -295,7 +295,7 @@ struct KeyToolsCommandTests {
         let result = try box.keys(["generate", "--name", "bad name", "--home", home])
         try result.expectCleanFailure()
         #expect(result.stderr.contains("bad name"), "stderr: \(result.stderr)")
-        #expect(result.stderr.contains("letters, digits"), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("the ASCII letters a-z and A-Z, digits"), "stderr: \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: home + "/identity.pem"))
     }
 

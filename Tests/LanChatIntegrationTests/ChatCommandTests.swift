@@ -60,6 +60,24 @@ struct ChatCommandTests {
         #expect(try await server.stop() == 0)
     }
 
+    @Test("on first use the chat asks for a user name until it gets a valid one")
+    func asksForName() async throws {
+        let folder = try TemporaryFolder()
+        let server = try await ServerProcess(folder: folder)
+        let carol = try RunningProcess("lanchat", ["chat", "--home", folder.path + "/carol", "--server", "127.0.0.1:\(server.port)"], typing: true)
+        carol.type("carol smith")
+        carol.type("")
+        carol.type(" carol ")
+        try await carol.waitForLine("the identity made") { $0.contains("You are carol; your fingerprint: ") }
+        #expect(carol.output.contains("the user name 'carol smith' may only contain the ASCII letters a-z and A-Z, digits, '_', '-' and '.'; try again"), "\(carol.output)")
+        #expect(carol.output.components(separatedBy: "Enter username: ").count == 4, "asked three times: \(carol.output)")
+        try await carol.waitForLine("carol to connect") { $0.hasPrefix("* connected to") }
+        carol.type("/quit")
+        #expect(try await carol.waitForExit() == 0)
+        #expect(try String(contentsOfFile: folder.path + "/carol/name", encoding: .utf8) == "carol\n")
+        #expect(try await server.stop() == 0)
+    }
+
     @Test("a second chat of the same home takes over and the first stops with status 2, once")
     func secondChatOfOneHome() async throws {
         let folder = try TemporaryFolder()
