@@ -97,7 +97,7 @@ struct ChatSession {
             case "/who":
                 try await who()
             case "/msg" where words.count == 3:
-                report(try await connection.send(String(words[2]), to: String(words[1])), to: String(words[1]))
+                report(try await connection.send(String(words[2].drop { $0 == " " }), to: String(words[1])), to: String(words[1]))
             case "/all+" where words.count >= 2:
                 let text = trimmed.dropFirst("/all+".count).trimmingCharacters(in: .whitespaces)
                 report(try await connection.send(text, to: nil, includeOffline: true), to: nil)

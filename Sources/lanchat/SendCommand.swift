@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LanChatClient
 
 struct SendCommand: AsyncParsableCommand {
@@ -18,16 +19,27 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "With --all, also reach registered users who are offline (the server keeps it for them).")
     var includeOffline = false
 
-    @Argument(help: "The message text.")
+    @Argument(help: "The message text, or - to read it from standard input (one final line break dropped).")
     var text: String
 
     func validate() throws {
         guard (to == nil) != !all else { throw ValidationError("give exactly one of --to NAME or --all") }
-        guard !text.isEmpty else { throw ValidationError("the message is empty") }
+        guard !text.allSatisfy(\.isWhitespace) else { throw ValidationError("the message is empty") }
         guard all || !includeOffline else { throw ValidationError("--include-offline goes with --all") }
     }
 
+    /// The text given, or for `-` what standard input holds.
+    private func messageText() throws -> String {
+        guard text == "-" else { return text }
+        var data = FileHandle.standardInput.readDataToEndOfFile()
+        if data.last == UInt8(ascii: "\n") { data.removeLast() }
+        guard let read = String(data: data, encoding: .utf8) else { throw CommandFailure("standard input is not UTF-8 text") }
+        guard !read.allSatisfy(\.isWhitespace) else { throw CommandFailure("the message on standard input is empty") }
+        return read
+    }
+
     func run() async throws {
+        let text = try messageText()
         // Beside a `chat` or `listen` of the same home (a bot answering from its own listener), not in its place.
         let client = try await options.connect(as: options.identity(), sendsOnly: true)
         do {

@@ -13,7 +13,7 @@ struct CommandLineTests {
         let server = try RunningProcess("lanchat", ["server", "--host", "127.0.0.1", "--port", "0", "--data", folder.path + "/server", "--threads", "1"])
         let running = try await server.waitForLine("the listening line") { $0.hasPrefix("Running the server on 127.0.0.1 ") }
         let port = try #require(running.split(separator: " ").last.map(String.init))
-        #expect(server.output.contains("Server key fingerprint: SHA256:"))
+        try await server.waitForLine("the fingerprint line") { $0.hasPrefix("Server key fingerprint: SHA256:") }
         let common = ["--server", "127.0.0.1:\(port)"]
 
         let listener = try RunningProcess("lanchat", ["listen", "--json", "--name", "bob", "--home", folder.path + "/bob"] + common)
@@ -46,6 +46,16 @@ struct CommandLineTests {
         try await aliceListener.waitForLine("bob's reply, kept for alice") { $0.contains("thanks, bob here") }
         aliceListener.signal(SIGTERM)
         _ = try await aliceListener.waitForExit()
+
+        // A script pipes a longer text in; a blank one is refused before connecting.
+        let piped = try RunningProcess("lanchat", ["send", "--home", folder.path + "/alice", "--to", "bob", "-"] + common, typing: true)
+        piped.type("first line\n  second line")
+        piped.endInput()
+        #expect(try await piped.waitForExit() == 0, "\(piped.errorOutput)")
+        let pipedLine = try await listener.waitForLine("the piped message") { $0.contains("first line") }
+        #expect(try jsonObject(pipedLine)["text"] as? String == "first line\n  second line")
+        let blank = try await RunningProcess.run("lanchat", ["send", "--home", folder.path + "/alice", "--all", "  "] + common)
+        #expect(blank.status == 64 && blank.stderr.contains("the message is empty"), "\(blank)")
 
         let offline = try await RunningProcess.run("lanchat", ["send", "--home", folder.path + "/alice", "--to", "nobody", "hi"] + common)
         #expect(offline.status != 0)

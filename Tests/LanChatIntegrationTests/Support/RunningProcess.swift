@@ -53,6 +53,11 @@ final class RunningProcess: Sendable {
         try? input?.write(contentsOf: Data((line + "\n").utf8))
     }
 
+    /// Closes the process's standard input, which it then reads to its end.
+    func endInput() {
+        try? input?.close()
+    }
+
     var output: String { stdout.withLockedValue { $0 } }
     var errorOutput: String { stderr.withLockedValue { $0 } }
     var outputLines: [String] { output.split(separator: "\n").map(String.init) }
