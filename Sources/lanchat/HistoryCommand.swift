@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LanChatClient
+import LanChatCrypto
 
 struct HistoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -70,8 +71,11 @@ struct ExportHistory: ParsableCommand {
     @Option(help: "text or json.")
     var format: Format = .text
 
-    @Option(help: "The file to write.")
+    @Option(help: "The file to write (mode 0600).")
     var out: String
+
+    @Flag(help: "Replace the file at --out if it exists.")
+    var force = false
 
     func run() throws {
         let entries = try filter.entries()
@@ -84,12 +88,12 @@ struct ExportHistory: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             data = try encoder.encode(entries)
         }
-        do {
-            try data.write(to: URL(fileURLWithPath: out), options: .atomic)
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: out)
-        } catch {
-            throw CommandFailure("cannot write \(out): \(error.localizedDescription)")
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isFolder), isFolder.boolValue {
+            throw CommandFailure("\(out) is a folder; give --out a file name")
         }
+        // Created with mode 0600 and renamed into place: the file is never readable by others, not even briefly.
+        try KeyFile.writeFile(Array(data), to: out, mode: 0o600, overwrite: force)
         Console.line("Exported \(entries.count) message(s) to \(out)")
     }
 }
