@@ -102,7 +102,7 @@ struct ChatSession {
                 let text = trimmed.dropFirst("/all+".count).trimmingCharacters(in: .whitespaces)
                 report(try await connection.send(text, to: nil, includeOffline: true), to: nil)
             case "/trust" where words.count == 2:
-                let contact = try store.trust(name: String(words[1]))
+                let contact = try await connection.trust(String(words[1]))
                 Console.line("Accepted \(contact.name)'s new key \(contact.fingerprint). Verify it with /verify \(contact.name).")
             case "/verify" where words.count == 2:
                 try await verify(String(words[1]))
@@ -149,7 +149,7 @@ struct ChatSession {
             Console.line(try store.contact(named: name)?.notConfirmedNotice ?? "Not verified.")
             return
         }
-        try store.markVerified(name: name, key: try store.keyToVerify(name: name, me: identity.name.value))
+        try await connection.markVerified(name)
         Console.line("\(name) is verified ✓")
     }
 

@@ -46,14 +46,16 @@ struct TrustTests {
         try await log.wait(for: "the forged message to be rejected") { _ in log.rejections.first { $0.contains("bob") } }
         #expect(log.messages.isEmpty)
 
-        // After the user accepts the new key, the flow works again.
+        // After the user accepts the new key, what came under it is shown at once, and the flow works again.
         let accepted = try victim.trust("bob")
         #expect(accepted.key == mallory.key.publicKey && accepted.state == .pinned)
+        try await log.waitForMessage("it's me, bob")
         try await victim.sendPrivate("after trusting", to: "bob")
         try await mallory.waitFor("the delivery") { if case .deliver = $0 { true } else { false } }
         try await mallory.send(.send(sendFrame(EnvelopeSealer(senderName: "bob", identity: mallory.key)
             .seal(MessageBytes.text("now accepted"), kind: .direct(recipient: "alice"), to: [EnvelopeRecipient(name: "alice", publicKey: alice.publicKey)]), requestID: 2)))
         try await log.waitForMessage("now accepted")
+        #expect(log.messages.map(\.text) == ["it's me, bob", "now accepted"])
         await victim.close()
         await mallory.close()
         await malicious.stop()

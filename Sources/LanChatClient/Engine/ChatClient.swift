@@ -158,7 +158,9 @@ public final class ChatClient: Sendable {
     /// Accepts the changed key of `name` (after the user checked it); fails for a contact that was verified.
     @discardableResult
     public func trust(_ name: String) throws -> Contact {
-        try store.trust(name: name)
+        let contact = try store.trust(name: name)
+        core.openAgain(from: name)
+        return contact
     }
 
     /// The safety number to compare with `name`, for the key being verified (the pending one after a change).
@@ -169,7 +171,9 @@ public final class ChatClient: Sendable {
     /// Marks `name`'s key (the one `safetyNumber(with:)` used) as verified.
     @discardableResult
     public func markVerified(_ name: String) throws -> Contact {
-        try store.markVerified(name: name, key: try store.keyToVerify(name: name, me: identity.name.value))
+        let contact = try store.markVerified(name: name, key: try store.keyToVerify(name: name, me: identity.name.value))
+        core.openAgain(from: name)
+        return contact
     }
 
     /// Asks the server for a user's key.

@@ -91,6 +91,18 @@ public actor ChatConnection {
         return .queued
     }
 
+    /// Accepts the changed key of `name` (see `ChatClient.trust`); messages that came under it are shown now.
+    @discardableResult
+    public func trust(_ name: String) throws -> Contact {
+        try client?.trust(name) ?? store.trust(name: name)
+    }
+
+    /// Marks `name`'s key verified (see `ChatClient.markVerified`); messages that came under it are shown now.
+    @discardableResult
+    public func markVerified(_ name: String) throws -> Contact {
+        try client?.markVerified(name) ?? store.markVerified(name: name, key: store.keyToVerify(name: name, me: identity.name.value))
+    }
+
     /// Stops reconnecting and closes the connection.
     public func close() async {
         runner?.cancel()

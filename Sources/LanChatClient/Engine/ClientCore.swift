@@ -14,6 +14,8 @@ final class ClientCore: Sendable {
         var nextRequestID: UInt32 = 1
         var closedReason: String?
         var replaced: ClientError?
+        /// Deliveries from a changed key, kept to be opened again once the user accepts the key.
+        var awaitingKey = DeliveriesAwaitingKey()
     }
 
     let identity: Identity
@@ -195,9 +197,11 @@ final class ClientCore: Sendable {
     private enum Arrival {
         case accepted(ReceivedMessage)
         case duplicate(String)
-        /// Not accepted now, but it may be later (the sender's key changed and may be accepted, or saving
-        /// failed): a stored delivery stays on the server.
+        /// Not accepted now, but it may be later (saving failed): a stored delivery stays on the server.
         case rejected(String)
+        /// From a key that is not the sender's pinned one: kept until the user accepts the key
+        /// (`openAgain(from:)`), and a stored delivery stays on the server meanwhile.
+        case awaitingKey(sender: String)
         /// Can never be accepted (forged, damaged, expired): a stored delivery is acknowledged so the server drops it.
         case rejectedForGood(String)
     }
@@ -210,6 +214,10 @@ final class ClientCore: Sendable {
         switch arrival {
         case let .accepted(message):
             eventSink.yield(.message(message))
+        case let .awaitingKey(sender):
+            saved = false
+            state.withLockedValue { $0.awaitingKey.keep(deliver, from: sender) }
+            eventSink.yield(.rejected(reason: "a message claiming to be from \(sender) under a key that is not their pinned key is not shown; it is shown once you accept the new key (/verify \(sender) or /trust \(sender))"))
         case let .duplicate(reason) where !deliver.stored:
             eventSink.yield(.rejected(reason: reason))
         case .duplicate:
@@ -223,6 +231,16 @@ final class ClientCore: Sendable {
         let idRange = EnvelopeRoutingFields.messageIDRange
         if saved, deliver.stored || Self.isDirect(deliver), let messageID = deliver.header.getBytes(at: deliver.header.readerIndex + idRange.lowerBound, length: idRange.count) {
             channel.writeAndFlush(Frame.deliveryAck(DeliveryAck(messageID: messageID)).encoded(allocator: channel.allocator), promise: nil)
+        }
+    }
+
+    /// Opens again the deliveries from `sender` that came under a key the user has now accepted, showing and
+    /// acknowledging them as if they had just arrived.
+    func openAgain(from sender: String) {
+        let (channel, deliveries) = state.withLockedValue { ($0.channel, $0.awaitingKey.take(from: sender)) }
+        guard let channel, !deliveries.isEmpty else { return }
+        channel.eventLoop.execute {
+            for deliver in deliveries { self.receive(deliver, channel: channel) }
         }
     }
 
@@ -260,7 +278,7 @@ final class ClientCore: Sendable {
         do {
             contact = try checkPresentedKey(header.senderKey, of: header.senderName)
         } catch {
-            return .rejected("a message claiming to be from \(header.senderName) under a key that is not their pinned key is not shown; if it was stored, it is shown once you accept the new key")
+            return .awaitingKey(sender: header.senderName)
         }
         guard let text = MessageContent.decodeText(opened.plaintext) else {
             return .rejectedForGood("dropped a message from \(header.senderName) whose content is not valid text")
