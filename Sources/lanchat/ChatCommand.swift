@@ -88,6 +88,9 @@ struct ChatSession {
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { return true }
         let words = trimmed.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        if StandardInput.mayBeCut(line) {
+            Console.line("! the terminal passes at most \(StandardInput.terminalLineLimit) bytes of a typed line, so this one may have been cut; for longer texts use: lanchat send --to NAME - < FILE")
+        }
         do {
             switch words[0] {
             case "/quit", "/exit":
@@ -115,6 +118,7 @@ struct ChatSession {
             default:
                 report(try await connection.send(trimmed, to: nil), to: nil)
             }
+
         } catch {
             Console.line("! \(error)")
         }

@@ -32,6 +32,15 @@ enum Console {
 
 /// Reads standard input on its own thread, so waiting for the keyboard never blocks an event loop.
 enum StandardInput {
+    /// The longest line a terminal in canonical mode passes on (Linux's `N_TTY` buffer less the line break);
+    /// what is typed or pasted beyond it is dropped before LanChat sees it.
+    static let terminalLineLimit = 4095
+
+    /// Whether `line` came from a terminal and may have been cut at `terminalLineLimit`.
+    static func mayBeCut(_ line: String) -> Bool {
+        line.utf8.count >= terminalLineLimit && isatty(STDIN_FILENO) == 1
+    }
+
     static func lines() -> AsyncStream<String> {
         AsyncStream { continuation in
             let thread = Thread {
