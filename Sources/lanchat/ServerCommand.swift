@@ -40,7 +40,7 @@ struct RunServer: AsyncParsableCommand {
 
     @OptionGroup var data: ServerDataOption
 
-    @Option(help: "Event-loop threads (default: one per core).")
+    @Option(help: "Event-loop threads; the default is the number of cores.")
     var threads = System.coreCount
 
     @Option(help: "Largest frame accepted from a client, in bytes.")
