@@ -210,6 +210,42 @@ struct DurabilityTests {
         await server.stop()
     }
 
+    @Test("a deliveryAck deletes only a stored delivery the connection was sent: acknowledgements beyond those are not taken to the database")
+    func acknowledgementsBeyondWhatWasSent() async throws {
+        let server = try await TestServer.start()
+        let database = try ServerDatabase(dataDirectory: server.folder.path + "/server")
+        let bobKey = try PrivateKey()
+        let registration = try await RawClient(port: server.server.port, key: bobKey)
+        try await registration.register(as: "bob")
+        await registration.close()
+        try await waitUntil("bob to be gone") { server.server.onlineCount == 0 }
+        let alice = try await ChatClient.connect(to: server.address, as: makeIdentity("alice"))
+        let kept = try await alice.sendPrivate("kept for bob", to: "bob")
+        #expect(kept.stored == 1)
+
+        // A connection of bob's that was sent nothing (it only sends) answers for the stored message, and floods.
+        let sender = try await RawClient(port: server.server.port, key: bobKey)
+        try await sender.register(as: "bob", sendsOnly: true)
+        try await sender.send(.deliveryAck(DeliveryAck(messageID: try #require(Hex.decode(kept.messageID)))))
+        for _ in 0..<2000 { try await sender.send(.deliveryAck(DeliveryAck(messageID: try SecureRandom.bytes(16)))) }
+        try await sender.send(.ping(7))
+        try await sender.waitFor("the pong after the acknowledgements") { $0 == .pong(7) }
+        #expect(try await database.queuedCount(for: "bob") == 1, "the message bob was never sent is still kept")
+
+        // bob's receiving connection gets it and deletes it with its acknowledgement.
+        let receiver = try await RawClient(port: server.server.port, key: bobKey)
+        try await receiver.register(as: "bob")
+        let delivered = try await receiver.waitFor("the stored message") { if case let .deliver(deliver) = $0 { deliver.stored } else { false } }
+        guard case let .deliver(deliver) = delivered else { fatalError("unreachable") }
+        #expect(Self.messageID(of: deliver) == Hex.decode(kept.messageID))
+        try await receiver.send(.deliveryAck(DeliveryAck(messageID: Self.messageID(of: deliver))))
+        try await limitsWait("the acknowledged delivery to be deleted") { try await database.queuedCount(for: "bob") == 0 }
+        await receiver.close()
+        await sender.close()
+        await alice.close()
+        await server.stop()
+    }
+
     private static func messageID(of deliver: Deliver) -> [UInt8] {
         let range = EnvelopeRoutingFields.messageIDRange
         return deliver.header.getBytes(at: deliver.header.readerIndex + range.lowerBound, length: range.count) ?? []

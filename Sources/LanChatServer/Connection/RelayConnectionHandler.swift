@@ -341,9 +341,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             switch result {
             case let .success(deliveries) where !deliveries.isEmpty:
                 for delivery in deliveries {
-                    context.write(handler.wrapOutboundOut(context.channel.allocator.buffer(bytes: delivery)), promise: nil)
+                    handler.outbound.write(context.channel.allocator.buffer(bytes: delivery), stored: true)
                 }
-                context.flush()
                 handler.log.info("delivered \(deliveries.count) stored message(s)")
             case .success:
                 break
@@ -353,8 +352,10 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         }
     }
 
-    /// Deletes an acknowledged stored delivery, with the others of this tick (one held live was answered in `channelRead`).
+    /// Deletes an acknowledged stored delivery, with the others of this tick (one held live was answered in
+    /// `channelRead`); ignores one beyond the stored deliveries this connection was sent.
     private func acknowledge(_ ack: DeliveryAck, from session: ClientSession) {
+        guard outbound.takeStoredAcknowledgement() else { return }
         relay.resources(for: outbound.loop, configuration: configuration).acknowledgements
             .add(recipient: session.name, messageID: ack.messageID, database: database, logger: services.logger)
     }

@@ -8,7 +8,7 @@ import NIOCore
 struct DeliveryBatch {
     private enum Item {
         case envelope(shared: ByteBuffer, send: SendView, recipients: [RemoteRecipient])
-        case frame(ClientSession, ByteBuffer)
+        case frame(ClientSession, ByteBuffer, stored: Bool)
         case direct(ClientSession, SendView, sender: SenderOnAnotherLoop)
     }
 
@@ -26,12 +26,13 @@ struct DeliveryBatch {
         append(.direct(session, send, sender: sender), on: session.loop)
     }
 
-    /// Queues an encoded frame for `session`: written at once if it is on `loop` (the caller's), else handed over.
-    mutating func add(_ frame: ByteBuffer, to session: ClientSession, from loop: any EventLoop) {
+    /// Queues an encoded frame for `session` (`stored`: a stored delivery): written at once if it is on `loop`
+    /// (the caller's), else handed over.
+    mutating func add(_ frame: ByteBuffer, stored: Bool, to session: ClientSession, from loop: any EventLoop) {
         if session.loop === loop {
-            session.outbound.value.write(frame)
+            session.outbound.value.write(frame, stored: stored)
         } else {
-            append(.frame(session, frame), on: session.loop)
+            append(.frame(session, frame, stored: stored), on: session.loop)
         }
     }
 
@@ -50,7 +51,7 @@ struct DeliveryBatch {
                 for item in items {
                     switch item {
                     case let .envelope(shared, send, recipients): Self.deliver(shared, send, to: recipients)
-                    case let .frame(session, frame): session.outbound.value.write(frame)
+                    case let .frame(session, frame, stored): session.outbound.value.write(frame, stored: stored)
                     case let .direct(session, send, sender):
                         session.outbound.value.deliver(send, observer: sender)
                     }

@@ -89,13 +89,14 @@ final class Relay: Sendable {
             guard let session, session.channel.isWritable else { return nil }
             return (session, delivery.frame)
         }
-        write(items, from: loop)
+        write(items, stored: true, from: loop)
         return items.count
     }
 
-    func write(_ items: [(session: ClientSession, frame: ByteBuffer)], from loop: any EventLoop) {
+    /// Writes each frame to its session (`stored`: they are stored deliveries, to be acknowledged).
+    func write(_ items: [(session: ClientSession, frame: ByteBuffer)], stored: Bool = false, from loop: any EventLoop) {
         var batch = DeliveryBatch()
-        for item in items { batch.add(item.frame, to: item.session, from: loop) }
+        for item in items { batch.add(item.frame, stored: stored, to: item.session, from: loop) }
         batch.dispatch()
     }
 

@@ -16,6 +16,10 @@ final class SessionOutbound: LoopBound {
     /// Most bytes of live direct deliveries held for the client (`holdLiveDeliveries`); 0 while it does not
     /// acknowledge them.
     private var holdLimit: Int32 = 0
+    /// Stored deliveries written and not yet acknowledged: a `deliveryAck` beyond them names nothing this
+    /// connection was sent, and is not taken to the database (where a flood of them would queue deletes for
+    /// everyone's writes to wait behind).
+    private var storedUnacknowledged: Int32 = 0
     /// Live direct deliveries awaiting the client's `deliveryAck`; made for the first, freed once none is held
     /// (at the next sweep), so that an idle connection carries none.
     private(set) var unacknowledged: UnacknowledgedDeliveries?
@@ -35,10 +39,18 @@ final class SessionOutbound: LoopBound {
         flusher.flushSoon(self)
     }
 
-    /// Queues an encoded frame.
-    func write(_ frame: ByteBuffer) {
+    /// Queues an encoded frame; `stored` for a stored delivery, which the client is to acknowledge.
+    func write(_ frame: ByteBuffer, stored: Bool = false) {
+        if stored, storedUnacknowledged < .max { storedUnacknowledged += 1 }
         noise.enqueue(frame)
         flusher.flushSoon(self)
+    }
+
+    /// Whether a `deliveryAck` (not of a held live delivery) may answer a stored delivery written here; counts it.
+    func takeStoredAcknowledgement() -> Bool {
+        guard storedUnacknowledged > 0 else { return false }
+        storedUnacknowledged -= 1
+        return true
     }
 
     /// Encodes `frame` straight into the output buffer.

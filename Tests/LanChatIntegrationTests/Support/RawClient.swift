@@ -46,9 +46,9 @@ final class RawClient: Sendable {
     }
 
     /// Registers with `hello` and waits for `welcome`.
-    func register(as name: String, wantsPresence: Bool = true, acknowledgesLive: Bool = false) async throws {
+    func register(as name: String, wantsPresence: Bool = true, sendsOnly: Bool = false, acknowledgesLive: Bool = false) async throws {
         try await waitForHandshake()
-        try await send(.hello(Hello(name: name, clientVersion: "raw-test", wantsPresence: wantsPresence, acknowledgesLive: acknowledgesLive)))
+        try await send(.hello(Hello(name: name, clientVersion: "raw-test", wantsPresence: wantsPresence, sendsOnly: sendsOnly, acknowledgesLive: acknowledgesLive)))
         try await waitFor("welcome") { if case .welcome = $0 { true } else { false } }
     }
 
