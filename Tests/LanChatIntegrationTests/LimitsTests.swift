@@ -144,6 +144,34 @@ struct LimitsTests {
 
     // MARK: Offline delivery
 
+    @Test("a client's database requests wait for each other, all answered once; a client that does not read the replies is not read either (its own writes stall)")
+    func notReadingIsNotRead() async throws {
+        let server = try await TestServer.start()
+        // Lookups of unknown names, each a database request: all answered, once each, however many come at once.
+        let asker = try await RawClient(port: server.server.port)
+        try await asker.register(as: "asker")
+        let questions = (1...300).flatMap { Frame.lookup(Lookup(requestID: UInt32($0), name: "nobody-\($0)")).encoded().readableBytesView }
+        try await asker.sendRaw(questions)
+        try await waitUntil("300 answers") { asker.frames.count { if case .lookupResult = $0 { true } else { false } } == 300 }
+        let answers = asker.frames.compactMap { if case let .lookupResult(result) = $0 { result } else { nil } }
+        #expect(answers.map(\.requestID).sorted() == Array(1...300) && answers.allSatisfy { $0.status == .unknown })
+
+        let mute = try await RawClient(port: server.server.port)
+        try await mute.register(as: "mute")
+        try await mute.channel.setOption(ChannelOptions.autoRead, value: false)
+        let pings = Array(repeating: Frame.ping(7).encoded().readableBytesView, count: 4000).flatMap { $0 }
+        var chunks = 0
+        while mute.channel.isWritable, chunks < 400 {
+            mute.channel.writeAndFlush(ByteBuffer(bytes: pings), promise: nil)
+            chunks += 1
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(!mute.channel.isWritable, "the relay kept reading \(chunks) chunks of 4,000 pings whose pongs nobody reads")
+        await mute.close()
+        await asker.close()
+        await server.stop()
+    }
+
     @Test("stored messages: acknowledged as stored, delivered oldest first, deleted after deliveryAck, never twice; broadcasts reach offline users only with includeOffline")
     func offlineDelivery() async throws {
         let server = try await TestServer.start()

@@ -40,6 +40,12 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     private var readSinceSweep = false
     /// Sweeps seen while not registered, up to 65,535 (it fits beside the two flags, costing no memory).
     private var pendingSweeps: UInt16 = 0
+    /// This connection's database requests not answered yet (registration, stored deliveries, stores, lookups,
+    /// user lists); at `maxDatabaseRequests` its frames wait until one is answered. Fits in the padding too.
+    private var databaseRequests: UInt8 = 0
+    /// Whether the channel is not being read (`mustWait`): what a client sends then waits in its socket, so
+    /// that no client makes the relay queue database work or replies without bound.
+    private var readingPaused = false
     private var silentNanoseconds: Int64 = 0
     /// The registration to undo when the connection ends, whatever state it ends in.
     private var session: ClientSession?
@@ -128,6 +134,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             unwritableSince = .now()
         }
         context.fireChannelWritabilityChanged()
+        resumeReading(context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -208,10 +215,24 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !isClosing else { return }
         frames.append(unwrapInboundIn(data))
+        handleFrames(context: context)
+    }
+
+    /// The most database requests a connection has waiting before its frames wait too.
+    static let maxDatabaseRequests: UInt8 = 8
+
+    /// Whether the next frame must wait: the client does not read what it was sent (a reply to it would only
+    /// add to its full buffer), or it has `maxDatabaseRequests` waiting.
+    private var mustWait: Bool {
+        !outbound.isWritable || databaseRequests >= Self.maxDatabaseRequests
+    }
+
+    /// Handles the complete frames read, until one must wait; then stops reading the channel.
+    private func handleFrames(context: ChannelHandlerContext) {
         // One clock reading for the rate limit of every frame in this read.
         let now = NIODeadline.now()
         do throws(ProtocolError) {
-            while !isClosing, var body = try frames.nextBody() {
+            while !isClosing, !mustWait, var body = try frames.nextBody() {
                 if awaitingPong, body.getInteger(at: body.readerIndex, as: UInt8.self) == Frame.Kind.pong.rawValue {
                     releaseIdleMemoryNow()
                 }
@@ -232,6 +253,19 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         } catch {
             errorCaught(context: context, error: error)
         }
+        if mustWait, !readingPaused, !isClosing {
+            readingPaused = true
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        }
+    }
+
+    /// Goes on with the frames that waited, and reads the channel again, once nothing makes them wait.
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard readingPaused, !mustWait, !isClosing else { return }
+        readingPaused = false
+        handleFrames(context: context)
+        deliveries.dispatch()
+        if !readingPaused { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true) }
     }
 
     /// Frees the cipher contexts and the last write's storage of a connection that is about to go quiet, at once
@@ -573,7 +607,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     // MARK: Helpers
 
     /// Runs `work` off the event loop, then `completion` back on it (if the connection is still open; never
-    /// without a context).
+    /// without a context). With a context, counts as one of the connection's `databaseRequests`.
     private func onLoop<T: Sendable>(
         _ context: ChannelHandlerContext?,
         _ work: @escaping @Sendable () async throws -> T,
@@ -582,11 +616,14 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         let promise = outbound.loop.makePromise(of: T.self)
         promise.completeWithTask(work)
         guard let context else { return }
+        databaseRequests += 1
         let loopBound = NIOLoopBound((self, context, completion), eventLoop: context.eventLoop)
         promise.futureResult.whenComplete { result in
             let (handler, context, completion) = loopBound.value
+            handler.databaseRequests -= 1
             guard context.channel.isActive else { return }
             completion(handler, context, result)
+            handler.resumeReading(context: context)
         }
     }
 
