@@ -122,9 +122,9 @@ public final class ChatServer: Sendable {
             }
         }
         // A closed channel's promise completes before its handlers hear of it: once every loop has run what it had
-        // queued, every closed connection has handed its held deliveries to the background writes.
+        // queued, every closed connection has handed its held deliveries to the database tasks.
         for loop in group.makeIterator() { try? await loop.submit {}.get() }
-        await services.backgroundWrites.waitForAll()
+        await services.databaseTasks.waitForAll()
         try? await group.shutdownGracefully()
         logger.info("server stopped")
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import LanChatCrypto
 import LanChatProtocol
 import Logging
@@ -194,7 +197,11 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        log.warning("closing the connection: \(error)")
+        if let io = error as? IOError, [ECONNRESET, EPIPE].contains(io.errnoCode) {
+            log.info("the client reset the connection")  // as a client process ends: nothing to warn of
+        } else {
+            log.warning("closing the connection: \(error)")
+        }
         switch (state, error) {
         case let (.registered, protocolError as ProtocolError), let (.authenticated, protocolError as ProtocolError),
              let (.registering, protocolError as ProtocolError):
@@ -558,7 +565,7 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         let frames = held.map(\.frame), deliveries = held.map(\.delivery)
         let database = database, maxQueued = configuration.maxQueuedPerRecipient, relay = relay, log = log, loop = outbound.loop
         // A stopping server waits for this write: the senders were told these messages were delivered.
-        services.backgroundWrites.run {
+        services.databaseTasks.run {
             do {
                 let outcome = try await database.store(deliveries, maxQueued: maxQueued)
                 log.info("kept \(outcome.stored.count) unacknowledged message(s) for \(session.name) to deliver again")
@@ -614,7 +621,14 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         completion: @escaping (RelayConnectionHandler, ChannelHandlerContext, Result<T, any Error>) -> Void
     ) {
         let promise = outbound.loop.makePromise(of: T.self)
-        promise.completeWithTask(work)
+        // Among the database tasks, which a stopping server waits for before it stops the loop this completes on.
+        services.databaseTasks.run {
+            do {
+                promise.succeed(try await work())
+            } catch {
+                promise.fail(error)
+            }
+        }
         guard let context else { return }
         databaseRequests += 1
         let loopBound = NIOLoopBound((self, context, completion), eventLoop: context.eventLoop)

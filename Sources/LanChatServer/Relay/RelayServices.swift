@@ -9,7 +9,7 @@ final class RelayServices: Sendable {
     let configuration: ServerConfiguration
     let logger: Logger
     let pending: PendingConnectionLimit
-    let backgroundWrites = BackgroundWrites()
+    let databaseTasks = DatabaseTasks()
 
     init(relay: Relay, database: ServerDatabase, configuration: ServerConfiguration, logger: Logger) {
         self.relay = relay

@@ -1,8 +1,9 @@
 import NIOConcurrencyHelpers
 
-/// Database writes that nobody waits for otherwise (the held deliveries of a connection that ended), which a
-/// stopping server lets finish before it exits.
-final class BackgroundWrites: Sendable {
+/// The relay's database work, run off the event loops: a stopping server lets it finish before it stops the
+/// loops, on which the work's answers complete (and writes nobody waits for otherwise, such as the held
+/// deliveries of a connection that ended, get done).
+final class DatabaseTasks: Sendable {
     private struct Running {
         var next = 0
         var tasks: [Int: Task<Void, Never>] = [:]
@@ -23,7 +24,7 @@ final class BackgroundWrites: Sendable {
         }
     }
 
-    /// Waits for every write started so far.
+    /// Waits for all the work started so far.
     func waitForAll() async {
         for task in running.withLockedValue({ Array($0.tasks.values) }) { await task.value }
     }
