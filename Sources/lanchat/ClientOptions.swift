@@ -34,9 +34,12 @@ struct ClientOptions: ParsableArguments {
         let home = resolvedHome
         var wanted = name
         if wanted == nil, !home.hasIdentity, let askedName { wanted = askedName() }
-        return try home.openIdentity(name: wanted, passphrase: {
+        let isNew = !home.hasIdentity
+        let identity = try home.openIdentity(name: wanted, passphrase: {
             try Passphrase.fromFile(passphraseFile) ?? Passphrase.prompt("Passphrase for \(home.privateKeyPath): ")
         }, newKeyPassphrase: { try Passphrase.fromFile(passphraseFile) })
+        if isNew { Console.error("Created the identity \(identity.name) in \(home.path); fingerprint \(identity.fingerprint)") }
+        return identity
     }
 
     /// Connects as `identity`, with the home's store of pinned keys; `sendsOnly` leaves a chat or listener of the

@@ -120,6 +120,7 @@ struct CommandLineTests {
         let refused = try await RunningProcess.run("lanchat", ["send", "--name", "amy", "--home", folder.path, "--server", "127.0.0.1:1", "--all", "hi"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("cannot connect to 127.0.0.1:1"))
+        #expect(refused.stderr.contains("Created the identity amy in \(folder.path); fingerprint "), "\(refused.stderr)")
         // The identity made on first use is encrypted with the passphrase file given.
         #expect(try String(contentsOfFile: folder.path + "/identity.pem", encoding: .utf8).hasPrefix("-----BEGIN PRIVATE KEY-----"))
         let locked = folder.path + "/locked"
