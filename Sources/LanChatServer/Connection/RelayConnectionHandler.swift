@@ -630,11 +630,12 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
             }
         }
         guard let context else { return }
-        databaseRequests += 1
+        // Saturating: stores started by write receipts come without a read check, so they may outnumber the limit.
+        databaseRequests = databaseRequests == .max ? .max : databaseRequests + 1
         let loopBound = NIOLoopBound((self, context, completion), eventLoop: context.eventLoop)
         promise.futureResult.whenComplete { result in
             let (handler, context, completion) = loopBound.value
-            handler.databaseRequests -= 1
+            handler.databaseRequests = handler.databaseRequests == 0 ? 0 : handler.databaseRequests - 1
             guard context.channel.isActive else { return }
             completion(handler, context, result)
             handler.resumeReading(context: context)
