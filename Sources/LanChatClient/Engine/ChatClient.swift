@@ -171,7 +171,7 @@ public final class ChatClient: Sendable {
     /// Marks `name`'s key (the one `safetyNumber(with:)` used) as verified.
     @discardableResult
     public func markVerified(_ name: String) throws -> Contact {
-        let contact = try store.markVerified(name: name, key: try store.keyToVerify(name: name, me: identity.name.value))
+        let contact = try store.markVerified(name: name, me: identity.name.value)
         core.openAgain(from: name)
         return contact
     }

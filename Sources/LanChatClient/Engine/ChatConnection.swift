@@ -100,7 +100,7 @@ public actor ChatConnection {
     /// Marks `name`'s key verified (see `ChatClient.markVerified`); messages that came under it are shown now.
     @discardableResult
     public func markVerified(_ name: String) throws -> Contact {
-        try client?.markVerified(name) ?? store.markVerified(name: name, key: store.keyToVerify(name: name, me: identity.name.value))
+        try client?.markVerified(name) ?? store.markVerified(name: name, me: identity.name.value)
     }
 
     /// Stops reconnecting and closes the connection.

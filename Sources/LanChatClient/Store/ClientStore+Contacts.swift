@@ -71,6 +71,12 @@ extension ClientStore {
         return contact.pendingKey ?? contact.key
     }
 
+    /// Marks verified the key a verification of `name` is about (`keyToVerify`), for the client named `me`.
+    @discardableResult
+    public func markVerified(name: String, me: String) throws -> Contact {
+        try markVerified(name: name, key: keyToVerify(name: name, me: me))
+    }
+
     /// Marks `key` as the verified key of `name` (after the user compared safety numbers).
     @discardableResult
     public func markVerified(name: String, key: PublicKey) throws -> Contact {
