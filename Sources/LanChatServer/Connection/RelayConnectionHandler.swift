@@ -21,6 +21,10 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
         case registered(ClientSession)
         case closing
 
+        var isRegistering: Bool {
+            if case .registering = self { true } else { false }
+        }
+
         /// Not registered yet: counted by `services.pending`.
         var isPending: Bool {
             switch self {
@@ -157,7 +161,8 @@ final class RelayConnectionHandler: ChannelInboundHandler, WriteObserver {
     /// Returns whether a frame arrived since the last sweep.
     func sweep() -> Bool {
         guard let context, context.channel.isActive else { return false }
-        if state.isPending {
+        // The deadline is the client's to meet: not counted while the server records its registration.
+        if state.isPending, !state.isRegistering {
             pendingSweeps = min(pendingSweeps, .max - 1) + 1
             // Past the Noise handshake, whose own timer ends it, only a missing `hello` keeps a connection here.
             if Int64(pendingSweeps - 1) * sweeper.interval.nanoseconds >= configuration.handshakeTimeout.nanoseconds {
